@@ -1,0 +1,36 @@
+# One-command set-up and checks. Every target is idempotent.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.mmpat-installed
+REQS   := requirements/torch.txt requirements/runtime.txt requirements/tests.txt setup.py
+
+.PHONY: install test lint format demo clean-venv
+
+install: $(STAMP)
+
+$(STAMP): $(REQS)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip wheel
+	$(PY) -m pip install -q -r requirements/torch.txt
+	$(PY) -m pip install -q -r requirements/runtime.txt -r requirements/tests.txt
+	$(PY) -m pip install -q --no-build-isolation --no-deps -e .
+	$(PY) -c "import mmpat, mmseg, torch; print('mmpat', mmpat.__version__, 'mmseg', mmseg.__version__, 'torch', torch.__version__)"
+	touch $(STAMP)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: lint
+	$(PY) -m pytest -q tests
+
+demo: install
+	$(PY) tools/run_offline_benchmark.py
+
+clean-venv:
+	rm -rf $(VENV)

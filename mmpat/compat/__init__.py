@@ -1,0 +1,34 @@
+"""Make the OpenMMLab stack work on modern PyTorch; applied on ``import mmpat``.
+
+1. ``mmcv_ops``: pure-PyTorch ``mmcv.ops`` fallbacks when compiled mmcv is absent.
+2. ``checkpoint``: runner checkpoints load and resume on torch >= 2.6, safely.
+3. ``distributed``: ``--launcher pytorch`` works on CPU-only machines (gloo).
+"""
+
+from .checkpoint import (
+    TRUST_ENV,
+    CheckpointError,
+    install_safe_loader,
+    load_checkpoint_file,
+    runner_checkpoint_globals,
+)
+from .distributed import configure_runtime, install_cpu_launcher
+from .mmcv_ops import install_fallback
+
+
+def apply() -> None:
+    """Apply every compatibility fix (idempotent). Must run before mmseg is imported."""
+    install_fallback()
+    install_safe_loader()
+    install_cpu_launcher()
+
+
+__all__ = [
+    'TRUST_ENV',
+    'CheckpointError',
+    'apply',
+    'configure_runtime',
+    'install_fallback',
+    'load_checkpoint_file',
+    'runner_checkpoint_globals',
+]

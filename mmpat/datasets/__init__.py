@@ -1,0 +1,5 @@
+"""mmpat datasets and transforms, registered into mmseg's registries."""
+
+from . import transforms
+
+__all__ = ['transforms']

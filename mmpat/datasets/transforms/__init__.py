@@ -1,0 +1,2 @@
+"""mmpat data transforms."""
+__all__: list[str] = []

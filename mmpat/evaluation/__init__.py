@@ -1,0 +1,5 @@
+"""mmpat evaluation metrics."""
+
+from . import metrics
+
+__all__ = ['metrics']

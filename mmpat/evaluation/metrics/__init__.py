@@ -1,0 +1,2 @@
+"""mmpat metrics, registered into ``mmseg.registry.METRICS``."""
+__all__: list[str] = []

@@ -1,0 +1,2 @@
+"""mmpat backbones."""
+__all__: list[str] = []

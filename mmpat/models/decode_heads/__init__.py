@@ -1,0 +1,2 @@
+"""mmpat decode heads."""
+__all__: list[str] = []

@@ -1,0 +1,2 @@
+"""mmpat losses."""
+__all__: list[str] = []

@@ -1,0 +1,2 @@
+"""mmpat necks."""
+__all__: list[str] = []

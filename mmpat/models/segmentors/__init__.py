@@ -1,0 +1,2 @@
+"""mmpat segmentors."""
+__all__: list[str] = []

@@ -1,0 +1,2 @@
+"""mmpat text encoders."""
+__all__: list[str] = []

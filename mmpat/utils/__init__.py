@@ -1,0 +1,1 @@
+"""mmpat utilities."""

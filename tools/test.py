@@ -1,0 +1,64 @@
+"""Evaluate a checkpoint (mmpat or plain mmseg config).
+
+Example:
+    python tools/test.py configs/pat/pat_vit-b_ade20k.py work_dirs/pat/iter_80000.pth
+"""
+
+import argparse
+import os.path as osp
+
+import mmpat  # noqa: F401  (applies the compatibility layer and registers mmpat parts)
+from mmpat.utils.cli import add_common_args, build_runner, friendly_errors, load_config
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Test (and evaluate) a segmentor')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument(
+        'checkpoint', nargs='?', default=None, help='checkpoint file (omit for training-free models)'
+    )
+    parser.add_argument('--out', help='directory to save the predicted label maps')
+    parser.add_argument('--show', action='store_true', help='show prediction results')
+    parser.add_argument('--show-dir', help='directory to save painted predictions')
+    parser.add_argument('--wait-time', type=float, default=2, help='seconds between shown images')
+    parser.add_argument('--tta', action='store_true', help='test-time augmentation')
+    add_common_args(parser)
+    return parser.parse_args()
+
+
+def enable_visualization(cfg, args: argparse.Namespace) -> None:
+    hooks = cfg.default_hooks
+    if 'visualization' not in hooks:
+        raise SystemExit('error: --show/--show-dir need a `visualization` entry in default_hooks')
+    hooks.visualization.draw = True
+    if args.show:
+        hooks.visualization.show = True
+        hooks.visualization.wait_time = args.wait_time
+    if args.show_dir:
+        cfg.visualizer.save_dir = cfg.work_dir
+        hooks.visualization.img_save_dir = args.show_dir
+
+
+def main() -> None:
+    args = parse_args()
+    with friendly_errors():
+        cfg = load_config(args)
+        if args.checkpoint is not None:
+            if not osp.isfile(args.checkpoint):
+                raise SystemExit(f'error: checkpoint {args.checkpoint!r} does not exist.')
+            cfg.load_from = args.checkpoint
+        if args.show or args.show_dir:
+            enable_visualization(cfg, args)
+        if args.tta:
+            cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+            cfg.tta_model.module = cfg.model
+            cfg.model = cfg.tta_model
+        if args.out is not None:
+            cfg.test_evaluator['output_dir'] = args.out
+            cfg.test_evaluator['keep_results'] = True
+        runner = build_runner(cfg)
+        runner.test()
+
+
+if __name__ == '__main__':
+    main()
