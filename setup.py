@@ -1,4 +1,5 @@
 """Install mmpat (the package only: configs, tools and tests stay in the repository)."""
+
 import re
 from pathlib import Path
 
@@ -20,7 +21,7 @@ def read_requirements(name: str) -> list[str]:
 setup(
     name='mmpat',
     version=read_version(),
-    description='Open-vocabulary semantic segmentation for MMSegmentation 1.x: PAT, GroupViT, MVP-SEG',
+    description='Open-vocabulary segmentation for MMSegmentation 1.x: PAT, GroupViT, MVP-SEG',
     long_description=(HERE / 'README.md').read_text(),
     long_description_content_type='text/markdown',
     license='Apache-2.0',

@@ -15,7 +15,10 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test (and evaluate) a segmentor')
     parser.add_argument('config', help='test config file path')
     parser.add_argument(
-        'checkpoint', nargs='?', default=None, help='checkpoint file (omit for training-free models)'
+        'checkpoint',
+        nargs='?',
+        default=None,
+        help='checkpoint file (omit for training-free models)',
     )
     parser.add_argument('--out', help='directory to save the predicted label maps')
     parser.add_argument('--show', action='store_true', help='show prediction results')

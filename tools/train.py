@@ -31,7 +31,9 @@ def main() -> None:
         if args.amp:
             optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
             if optim_wrapper not in ('OptimWrapper', 'AmpOptimWrapper'):
-                raise SystemExit(f'error: --amp needs OptimWrapper, the config uses {optim_wrapper}')
+                raise SystemExit(
+                    f'error: --amp needs OptimWrapper, the config uses {optim_wrapper}'
+                )
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
         cfg.resume = args.resume

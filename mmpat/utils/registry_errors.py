@@ -7,7 +7,9 @@ import re
 
 from mmengine.registry import Registry
 
-_NOT_IN_REGISTRY = re.compile(r'(?P<type>\S+) is not in the (?P<scope>[\w.]+)::(?P<name>[\w ]+) registry')
+_NOT_IN_REGISTRY = re.compile(
+    r'(?P<type>[\w.]+) is not in the (?P<scope>[\w.]+)::(?P<name>[\w ]+) registry'
+)
 
 
 def _registries() -> list[Registry]:
