@@ -4,7 +4,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for path in (ROOT, ROOT / 'tests'):  # the repo (tools, configs) and the shared test helpers
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
 import mmpat  # noqa: E402,F401  (compat layer first)
