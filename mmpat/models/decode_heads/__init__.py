@@ -1,2 +1,5 @@
 """mmpat decode heads."""
-__all__: list[str] = []
+
+from .dense_clip_head import DenseCLIPHead
+
+__all__: list[str] = ['DenseCLIPHead']

@@ -1,2 +1,5 @@
 """mmpat segmentors."""
-__all__: list[str] = []
+
+from .open_vocab_encoder_decoder import OpenVocabEncoderDecoder
+
+__all__: list[str] = ['OpenVocabEncoderDecoder']

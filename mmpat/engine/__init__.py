@@ -1,0 +1,5 @@
+"""Training/evaluation engine parts (hooks)."""
+
+from . import hooks
+
+__all__ = ['hooks']

@@ -1,0 +1,133 @@
+"""An encoder-decoder whose classes are text embeddings: the vocabulary changes at run time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from mmseg.models.segmentors import EncoderDecoder
+from mmseg.registry import MODELS
+from torch import Tensor
+
+from mmpat.utils.vocabulary import class_palette, parse_vocabulary, primary_name
+
+
+@MODELS.register_module()
+class OpenVocabEncoderDecoder(EncoderDecoder):
+    """mmseg ``EncoderDecoder`` with a text encoder and a run-time vocabulary.
+
+    The backbone (e.g. ``CLIPPyramid``) returns a dict of features; this segmentor adds the
+    current class embeddings under ``'class_embeddings'`` ([C, D], L2-normalised) before the
+    neck/head see it, so heads following the ``BaseDecodeHead`` template work unchanged in
+    ``whole`` and ``slide`` inference, in ``loss`` and in ``_forward`` (FLOPs tools).
+
+    Args:
+        backbone (dict): Image encoder config; must return a dict of features.
+        decode_head (dict): Head config; its ``num_classes`` is reset with the vocabulary.
+        text_encoder (dict): Text encoder config (``encode_vocabulary(names) -> [C, D]``).
+        class_names (Sequence[str], optional): Initial vocabulary. Entries may hold synonyms
+            ("dog, puppy" or a list). If None, set it later with :meth:`set_vocabulary`
+            (``VocabularyHook`` does so from the dataset's classes).
+        templates (str | Sequence[str], optional): Prompt templates for the text encoder
+            (None: the encoder's default).
+        neck, auxiliary_head, train_cfg, test_cfg, data_preprocessor, init_cfg: As in mmseg.
+    """
+
+    def __init__(
+        self,
+        *,
+        backbone: dict,
+        decode_head: dict,
+        text_encoder: dict,
+        class_names: Sequence[str | Sequence[str]] | None = None,
+        templates: str | Sequence[str] | None = None,
+        neck: dict | None = None,
+        auxiliary_head: dict | None = None,
+        train_cfg: dict | None = None,
+        test_cfg: dict | None = None,
+        data_preprocessor: dict | None = None,
+        pretrained: str | None = None,
+        init_cfg: dict | None = None,
+    ) -> None:
+        super().__init__(
+            backbone=backbone,
+            decode_head=decode_head,
+            neck=neck,
+            auxiliary_head=auxiliary_head,
+            train_cfg=train_cfg,
+            test_cfg=test_cfg,
+            data_preprocessor=data_preprocessor,
+            pretrained=pretrained,
+            init_cfg=init_cfg,
+        )
+        self.text_encoder = MODELS.build(text_encoder)
+        self.templates = templates
+        self.class_names: list[str | list[str]] = []
+        self.register_buffer('class_embeddings', torch.empty(0), persistent=False)
+        if class_names is not None:
+            self.set_vocabulary(class_names)
+
+    def set_vocabulary(
+        self,
+        class_names: Sequence[str | Sequence[str]] | str,
+        templates: str | Sequence[str] | None = None,
+        palette: Sequence[Sequence[int]] | None = None,
+    ) -> None:
+        """Encode a new vocabulary and make every part of the model use it.
+
+        Args:
+            class_names: Class names (entries may hold synonyms), or one string
+                "cat; dog, puppy; sky".
+            templates: Prompt templates (None keeps the current ones).
+            palette: Colours per class (default: a deterministic palette).
+
+        Raises:
+            ValueError: Empty vocabulary or duplicate class names.
+        """
+        names = parse_vocabulary(class_names)
+        if templates is not None:
+            self.templates = templates
+        device = next(self.parameters()).device
+        with torch.no_grad():
+            embeddings = self.text_encoder.encode_vocabulary(names, templates=self.templates)
+        self.class_embeddings = embeddings.to(device)
+        self.class_names = names
+        num_classes = len(names)
+        self.num_classes = self.out_channels = num_classes
+        for head in [self.decode_head, *self._auxiliary_heads()]:
+            head.num_classes = head.out_channels = num_classes
+        display = [primary_name(n) for n in names]
+        self.dataset_meta = dict(
+            classes=tuple(display),
+            palette=[list(c) for c in (palette or class_palette(num_classes))],
+        )
+
+    def _auxiliary_heads(self) -> list:
+        if not self.with_auxiliary_head:
+            return []
+        heads = self.auxiliary_head
+        return list(heads) if isinstance(heads, torch.nn.ModuleList) else [heads]
+
+    def extract_feat(self, inputs: Tensor) -> dict:
+        """Image features plus ``'class_embeddings'`` [C, D].
+
+        Args:
+            inputs (Tensor): Images [B, 3, H, W].
+
+        Returns:
+            dict: The backbone (and neck) features with the class embeddings added.
+        """
+        if self.class_embeddings.numel() == 0:
+            raise RuntimeError(
+                'OpenVocabEncoderDecoder has no vocabulary: pass class_names in the config, '
+                'call model.set_vocabulary([...]) or add VocabularyHook to custom_hooks.'
+            )
+        feats = self.backbone(inputs)
+        if not isinstance(feats, dict):
+            raise TypeError(
+                f'{type(self.backbone).__name__} returned {type(feats).__name__}; '
+                'OpenVocabEncoderDecoder needs a backbone that returns a dict of features.'
+            )
+        if self.with_neck:
+            feats = self.neck(feats)
+        return dict(feats, class_embeddings=self.class_embeddings)

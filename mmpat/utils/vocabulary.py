@@ -1,0 +1,62 @@
+"""Parsing and checking user vocabularies ("cat; dog, puppy; sky")."""
+
+from __future__ import annotations
+
+import colorsys
+from collections import Counter
+from collections.abc import Sequence
+
+
+def parse_vocabulary(vocabulary: str | Sequence[str | Sequence[str]]) -> list[str | list[str]]:
+    """Normalise a vocabulary to a list with one entry per class.
+
+    Args:
+        vocabulary: Either one string with classes separated by ';' (synonyms of a class by
+            ','), or a sequence whose entries are a name, a "name, synonym" string, or a list
+            of synonyms.
+
+    Returns:
+        list: One entry per class: a stripped string, or a list of stripped synonyms.
+
+    Raises:
+        ValueError: The vocabulary is empty, has an empty class, or repeats a class name.
+    """
+    if isinstance(vocabulary, str):
+        vocabulary = [part for part in vocabulary.split(';')]
+    entries: list[str | list[str]] = []
+    for index, entry in enumerate(vocabulary):
+        if isinstance(entry, str):
+            entry = entry.strip()
+            if not entry:
+                raise ValueError(f'Vocabulary entry {index} is empty.')
+            entries.append(entry)
+        else:
+            synonyms = [str(s).strip() for s in entry if str(s).strip()]
+            if not synonyms:
+                raise ValueError(f'Vocabulary entry {index} has no names.')
+            entries.append(synonyms)
+    if not entries:
+        raise ValueError('The vocabulary is empty: give at least one class name.')
+    firsts = [primary_name(e) for e in entries]
+    duplicates = sorted(name for name, count in Counter(firsts).items() if count > 1)
+    if duplicates:
+        raise ValueError(f'Duplicate class names in the vocabulary: {duplicates}')
+    return entries
+
+
+def primary_name(entry: str | Sequence[str]) -> str:
+    """The display name of a vocabulary entry (its first synonym)."""
+    if isinstance(entry, str):
+        return entry.split(',')[0].strip()
+    return entry[0]
+
+
+def class_palette(num_classes: int) -> list[tuple[int, int, int]]:
+    """A deterministic palette of well-separated colours (golden-ratio hues)."""
+    colours = []
+    for index in range(num_classes):
+        hue = (index * 0.618033988749895) % 1.0
+        saturation = 0.65 + 0.35 * ((index // 7) % 2)
+        r, g, b = colorsys.hsv_to_rgb(hue, saturation, 0.95)
+        colours.append((int(r * 255), int(g * 255), int(b * 255)))
+    return colours
