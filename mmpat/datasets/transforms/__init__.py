@@ -1,2 +1,3 @@
 """mmpat data transforms."""
+
 __all__: list[str] = []

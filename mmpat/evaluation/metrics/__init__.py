@@ -1,2 +1,3 @@
 """mmpat metrics, registered into ``mmseg.registry.METRICS``."""
+
 __all__: list[str] = []

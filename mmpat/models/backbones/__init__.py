@@ -1,2 +1,3 @@
 """mmpat backbones."""
+
 __all__: list[str] = []

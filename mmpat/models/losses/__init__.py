@@ -1,2 +1,3 @@
 """mmpat losses."""
+
 __all__: list[str] = []

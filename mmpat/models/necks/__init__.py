@@ -1,2 +1,3 @@
 """mmpat necks."""
+
 __all__: list[str] = []

@@ -1,2 +1,3 @@
 """mmpat text encoders."""
+
 __all__: list[str] = []
