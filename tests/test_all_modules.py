@@ -53,7 +53,9 @@ def test_module_case(case: ModuleCase):
         with_grad = [t for t in tensors if t.requires_grad]
         assert with_grad, 'backward=True but no output requires grad'
         sum(t.float().sum() for t in with_grad).backward()
-        grads = [p.grad for p in module.parameters() if p.requires_grad and p.grad is not None]
-        assert grads and all(torch.isfinite(g).all() for g in grads)
+        trainable = [p for p in module.parameters() if p.requires_grad]
+        grads = [p.grad for p in trainable if p.grad is not None]
+        assert grads or not trainable, 'no trainable parameter received a gradient'
+        assert all(torch.isfinite(g).all() for g in grads)
     if case.check is not None:
         case.check(output)

@@ -1,0 +1,58 @@
+"""Cases for the open-vocabulary core written with the segmentor (head, hook)."""
+
+from types import SimpleNamespace
+
+import torch
+
+from . import ModuleCase
+
+
+class _VocabularyRecorder(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.class_names: list = []
+
+    def set_vocabulary(self, names, palette=None) -> None:
+        self.class_names = list(names)
+
+
+_RECORDER = _VocabularyRecorder()
+
+
+def _runner():
+    dataset = SimpleNamespace(metainfo=dict(classes=('sky', 'tree'), palette=[[0, 0, 0]] * 2))
+    return SimpleNamespace(model=_RECORDER, test_dataloader=SimpleNamespace(dataset=dataset))
+
+
+def _dense_inputs():
+    inputs = dict(
+        dense=torch.randn(2, 8, 4, 4, requires_grad=True),
+        class_embeddings=torch.nn.functional.normalize(torch.randn(3, 8), dim=1),
+        pyramid=(torch.randn(2, 6, 4, 4),),
+    )
+    return (inputs,), {}
+
+
+def _check_dense(output) -> None:
+    assert output.shape == (2, 3, 4, 4)
+
+
+def _check_hook(_) -> None:
+    assert _RECORDER.class_names == ['sky', 'tree']
+
+
+CASES = [
+    ModuleCase(
+        cfg=dict(type='DenseCLIPHead', num_classes=3, key_smoothing=True, denoise_threshold=0.1),
+        make_inputs=_dense_inputs,
+        check=_check_dense,
+    ),
+    ModuleCase(
+        cfg=dict(type='VocabularyHook'),
+        registry='HOOKS',
+        method='before_test',
+        make_inputs=lambda: ((_runner(),), {}),
+        backward=False,
+        check=_check_hook,
+    ),
+]

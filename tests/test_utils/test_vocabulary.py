@@ -1,0 +1,30 @@
+"""Vocabulary parsing and the palette."""
+
+import pytest
+
+from mmpat.utils.vocabulary import class_palette, parse_vocabulary, primary_name
+
+
+def test_string_vocabulary_with_synonyms():
+    assert parse_vocabulary(' cat; dog, puppy ;sky ') == ['cat', 'dog, puppy', 'sky']
+    assert parse_vocabulary(['cat', ['dog', ' puppy ']]) == ['cat', ['dog', 'puppy']]
+    assert primary_name('dog, puppy') == 'dog' and primary_name(['dog', 'puppy']) == 'dog'
+
+
+@pytest.mark.parametrize(
+    'vocabulary, message',
+    [
+        ('', 'empty'),
+        ([], 'empty'),
+        ('cat;;dog', 'entry 1 is empty'),
+        ('cat; dog; cat, kitty', "Duplicate class names in the vocabulary: \\['cat'\\]"),
+    ],
+)
+def test_bad_vocabularies(vocabulary, message):
+    with pytest.raises(ValueError, match=message):
+        parse_vocabulary(vocabulary)
+
+
+def test_palette_is_deterministic_and_distinct():
+    palette = class_palette(40)
+    assert palette == class_palette(40) and len(set(palette)) == 40
