@@ -1,3 +1,6 @@
 """mmpat data transforms."""
 
-__all__: list[str] = []
+from .loading_uint16 import LoadAnnotationsUint16
+from .pack_image_caption import PackImageCaption
+
+__all__: list[str] = ['LoadAnnotationsUint16', 'PackImageCaption']

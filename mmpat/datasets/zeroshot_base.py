@@ -1,0 +1,101 @@
+"""Shared behaviour of the zero-shot benchmark datasets (label maps, seen/unseen metainfo).
+
+mmseg's ``BaseSegDataset.get_label_map`` compares class names literally and sends dropped classes
+to 255. The zero-shot datasets relax both: a class given as "name, synonym" (or with other
+synonyms) still matches its dataset class by its first name, and dropped classes go to the
+dataset's own ``ignore_index`` (65535 for the 16-bit datasets, where 255 is a real class).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mmseg.datasets import BaseSegDataset
+
+
+def primary_name(name: str | Sequence[str]) -> str:
+    """First synonym of a class entry ("dog, puppy" -> "dog"; ["dog", "puppy"] -> "dog")."""
+    if isinstance(name, str):
+        return name.split(',')[0].strip()
+    return str(name[0]).strip()
+
+
+def _as_key(name: str | Sequence[str]) -> str:
+    return name if isinstance(name, str) else ', '.join(name)
+
+
+def match_classes(old_classes: Sequence, new_classes: Sequence) -> list[int]:
+    """For each new class, the index of the dataset class it names.
+
+    A new entry matches an old one by its full string first, else by its first synonym when that
+    is unique among the dataset classes.
+
+    Raises:
+        ValueError: A new class matches no dataset class, or matches several.
+    """
+    old_full = {_as_key(c): i for i, c in enumerate(old_classes)}
+    by_primary: dict[str, list[int]] = {}
+    for i, c in enumerate(old_classes):
+        by_primary.setdefault(primary_name(c), []).append(i)
+    indices = []
+    for entry in new_classes:
+        if _as_key(entry) in old_full:
+            indices.append(old_full[_as_key(entry)])
+            continue
+        hits = by_primary.get(primary_name(entry), [])
+        if len(hits) != 1:
+            problem = 'is not a class' if not hits else f'is ambiguous ({len(hits)} classes)'
+            raise ValueError(
+                f'Class {entry!r} {problem} of this dataset; give one of its class names '
+                '(full "name, synonym" strings disambiguate).'
+            )
+        indices.append(hits[0])
+    if len(set(indices)) != len(indices):
+        raise ValueError(f'Several of the given classes name the same dataset class: {new_classes}')
+    return indices
+
+
+def label_map_for(
+    old_classes: Sequence | None, new_classes: Sequence | None, ignore_index: int
+) -> dict[int, int] | None:
+    """Dataset label -> new label (dropped classes -> ``ignore_index``); None if unchanged."""
+    if old_classes is None or new_classes is None:
+        return None
+    if [primary_name(c) for c in old_classes] == [primary_name(c) for c in new_classes]:
+        return None  # the same classes, maybe named with other synonyms
+    indices = match_classes(old_classes, new_classes)
+    new_of_old = {old: new for new, old in enumerate(indices)}
+    return {old: new_of_old.get(old, ignore_index) for old in range(len(old_classes))}
+
+
+class ZeroShotDatasetMixin:
+    """Mixin for ``BaseSegDataset`` subclasses (put it first in the bases).
+
+    Adds synonym-aware class selection with dropped classes sent to ``ignore_index``, and keeps
+    ``seen_classes`` / ``unseen_classes`` metainfo (names) consistent with the selected classes.
+    """
+
+    METAINFO: dict = dict()
+
+    @classmethod
+    def get_label_map(cls, new_classes: Sequence | None = None) -> dict[int, int] | None:
+        # Called by BaseSegDataset.__init__ (palette subset); the real map is set in __init__.
+        return label_map_for(cls.METAINFO.get('classes'), new_classes, 255)
+
+    def __init__(self, *args, lazy_init: bool = False, **kwargs) -> None:
+        super().__init__(*args, lazy_init=True, **kwargs)
+        self: BaseSegDataset
+        classes = self._metainfo.get('classes')
+        self.label_map = label_map_for(self.METAINFO.get('classes'), classes, self.ignore_index)
+        self._metainfo['label_map'] = self.label_map
+        self._metainfo['ignore_index'] = self.ignore_index
+        if 'unseen_classes' in self._metainfo and classes is not None:
+            unseen = {primary_name(c) for c in self._metainfo['unseen_classes']}
+            self._metainfo['unseen_classes'] = tuple(
+                c for c in classes if primary_name(c) in unseen
+            )
+            self._metainfo['seen_classes'] = tuple(
+                c for c in classes if primary_name(c) not in unseen
+            )
+        if not lazy_init:
+            self.full_init()
