@@ -1,3 +1,5 @@
 """mmpat metrics, registered into ``mmseg.registry.METRICS``."""
 
-__all__: list[str] = []
+from .open_vocab_iou import OpenVocabIoUMetric
+
+__all__: list[str] = ['OpenVocabIoUMetric']
