@@ -62,7 +62,8 @@ class LoadAnnotationsUint16(BaseTransform):
         )
         if seg is None:
             raise ValueError(f'Cannot decode the label map {path!r}.')
-        seg = np.squeeze(seg)
+        if seg.ndim == 3 and seg.shape[2] == 1:
+            seg = seg[..., 0]  # only the channel axis (a 1-pixel-high map stays 2-D)
         if seg.ndim != 2:
             raise ValueError(
                 f'Label map {path!r} has shape {seg.shape}; expected one channel of class ids '

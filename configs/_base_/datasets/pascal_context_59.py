@@ -1,0 +1,33 @@
+# PC-59: PASCAL Context val, 59 classes, background ignored.
+# Data: mmseg layout (dataset_prepare.md "Pascal Context"). Carries the Context zero-shot split.
+# Zero-shot evaluation only (no train split): short side 512 (scale (2048, 512), keep ratio); the
+# ground truth is loaded after Resize so it keeps its size.
+dataset_type = 'PascalContext59Dataset'
+data_root = 'data/VOCdevkit/VOC2010'
+img_scale = (2048, 512)
+ignore_index = 255
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=img_scale, keep_ratio=True),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs'),
+]
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassContext'),
+        ann_file='ImageSets/SegmentationContext/val.txt',
+        ignore_index=ignore_index,
+        pipeline=test_pipeline,
+        test_mode=True,
+    ),
+)
+test_dataloader = val_dataloader
+# mIoU, and mIoU_seen / mIoU_unseen / hIoU from the dataset's seen/unseen metainfo.
+val_evaluator = dict(type='OpenVocabIoUMetric', ignore_index=ignore_index)
+test_evaluator = val_evaluator
