@@ -1,3 +1,5 @@
 """mmpat backbones."""
 
-__all__: list[str] = []
+from .clip_pyramid import CLIPPyramid
+
+__all__: list[str] = ['CLIPPyramid']

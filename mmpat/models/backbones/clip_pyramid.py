@@ -1,0 +1,319 @@
+"""``CLIPPyramid``: a frozen open_clip image tower giving a feature pyramid, the MaskCLIP dense
+embedding and the global image embedding in one pass.
+
+ViT presets (spec 3.1 and 2.1):
+
+- ``'pyramid'``: the token maps after the blocks ``out_indices`` (1-based: block 12 of 12 is
+  the last; 0 is the embedding after ``ln_pre``), each [B, C, h, w] with h = H // patch;
+- ``'dense'``: MaskCLIP's dense embedding [B, D, h, w] in text space, not normalised: the last
+  block's value path without the q-k attention, ``x + out_proj(v(ln_1(x)))`` over the patch
+  tokens of the block's input ``x``, then ``ln_post`` and ``proj``. Our choice (spec 2.1):
+  MaskCLIP's v-only output, the last block's MLP residual skipped (config ``dense_mlp=False``;
+  ``True`` adds it);
+- ``'global'``: open_clip's ``encode_image`` [B, D], not normalised.
+
+Any input size works: the positional embedding's patch grid is resized (our choice: bicubic,
+``align_corners=False``, no antialiasing, as mmseg's ``resize_pos_embed``) and cached per size.
+The last block is computed once for all three outputs (its q/k/v projection is shared by the
+attention and the dense value path), the other blocks are open_clip's own modules, so the cost
+stays that of open_clip's forward.
+
+ResNet presets (RN50, RN101): ``'pyramid'`` holds the stage outputs ``out_indices`` of
+(1, 2, 3, 4) (strides 4, 8, 16, 32); ``'dense'`` applies the attention pool's v and c
+projections as 1x1 convolutions to the last stage (MaskCLIP; no positional embedding);
+``'global'`` is the attention pool (its positional embedding resized for other input sizes).
+
+The input is expected normalised with CLIP's mean/std (the data preprocessor's job).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from mmseg.registry import MODELS
+from torch import Tensor, nn
+
+from ..clip.presets import get_clip_preset
+from ..clip.weights import load_clip_state_dict, load_clip_tower
+
+
+def build_clip_visual(preset: str | dict[str, Any]) -> nn.Module:
+    """Build open_clip's image tower (random init) for a preset."""
+    from open_clip.model import _build_vision_tower
+
+    cfg = get_clip_preset(preset)
+    return _build_vision_tower(cfg['embed_dim'], cfg['vision_cfg'], cfg.get('quick_gelu', False))
+
+
+def resize_grid_embedding(
+    pos: Tensor, old_grid: tuple[int, int], new_grid: tuple[int, int]
+) -> Tensor:
+    """Resize a [1 + gh*gw, C] positional embedding (first row: class token) to a new grid.
+
+    Args:
+        pos: [1 + old_h * old_w, C].
+        old_grid: (old_h, old_w).
+        new_grid: (new_h, new_w).
+
+    Returns:
+        Tensor: [1 + new_h * new_w, C] (bicubic, ``align_corners=False``).
+    """
+    if tuple(old_grid) == tuple(new_grid):
+        return pos
+    cls_pos, grid = pos[:1], pos[1:]
+    channels = grid.shape[-1]
+    grid = grid.reshape(1, old_grid[0], old_grid[1], channels).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid.float(), size=new_grid, mode='bicubic', align_corners=False)
+    grid = grid.to(pos.dtype).permute(0, 2, 3, 1).reshape(-1, channels)
+    return torch.cat([cls_pos, grid], dim=0)
+
+
+@MODELS.register_module()
+class CLIPPyramid(BaseModule):
+    """Frozen open_clip image tower with pyramid, dense (MaskCLIP) and global outputs.
+
+    Args:
+        preset (str | dict): CLIP preset name (``mmpat.models.clip.CLIP_PRESETS``) or dict.
+        pretrained (str, optional): Local CLIP weights file (OpenAI ``.pt``, open_clip
+            ``.bin``/``.safetensors``, converted/exported ``.pth``). None: random weights.
+        out_indices (Sequence[int], optional): ViT: 1-based blocks whose outputs form the
+            pyramid (default: the quarters of the depth, (3, 6, 9, 12) for 12 blocks).
+            ResNet: stages 1-4 (default all four).
+        frozen (bool): Freeze the image tower (default True); frozen BatchNorms stay in eval.
+        unfreeze (Sequence[str]): Parameter name prefixes inside the tower to train anyway,
+            e.g. ``('transformer.resblocks.11', 'ln_post', 'proj')``.
+        dense_mlp (bool): Add the last block's MLP residual to the dense path (default False,
+            MaskCLIP's v-only output).
+        init_cfg (dict, optional): mmengine init config.
+    """
+
+    def __init__(
+        self,
+        *,
+        preset: str | dict[str, Any] = 'ViT-B-16',
+        pretrained: str | None = None,
+        out_indices: Sequence[int] | None = None,
+        frozen: bool = True,
+        unfreeze: Sequence[str] = (),
+        dense_mlp: bool = False,
+        init_cfg: dict | None = None,
+    ) -> None:
+        super().__init__(init_cfg=init_cfg)
+        cfg = get_clip_preset(preset)
+        self.preset = preset
+        self.embed_dim = int(cfg['embed_dim'])
+        self.dense_mlp = dense_mlp
+        self.visual = build_clip_visual(cfg)
+        self.is_vit = hasattr(self.visual, 'transformer')
+        if self.is_vit:
+            if not getattr(self.visual.transformer, 'batch_first', True):
+                raise ValueError('CLIPPyramid needs a batch-first open_clip transformer')
+            if self.visual.attn_pool is not None or self.visual.pool_type != 'tok':
+                raise ValueError('CLIPPyramid supports class-token ViTs (no attentional pool)')
+            depth = len(self.visual.transformer.resblocks)
+            self.width = int(self.visual.transformer.width)
+            self.patch_size = int(self.visual.patch_size[0])
+            default = tuple(math.ceil(depth * k / 4) for k in range(1, 5))
+            valid = range(0, depth + 1)
+            self.out_channels = None
+        else:
+            depth = 4
+            width = int(cfg['vision_cfg']['width'])
+            self.width = width * 32
+            self.patch_size = 32
+            default = (1, 2, 3, 4)
+            valid = range(1, 5)
+        self.out_indices = tuple(default if out_indices is None else out_indices)
+        bad = [i for i in self.out_indices if i not in valid]
+        if bad or not self.out_indices:
+            kind = f'blocks 0..{depth}' if self.is_vit else 'stages 1..4'
+            raise ValueError(
+                f'out_indices {self.out_indices} invalid for preset {preset!r}: it has {kind}'
+            )
+        if self.is_vit:
+            self.out_channels = tuple(self.width for _ in self.out_indices)
+        else:
+            self.out_channels = tuple(width * 4 * 2 ** (i - 1) for i in self.out_indices)
+        self._pos_cache: dict[tuple, Tensor] = {}
+
+        if pretrained is not None:
+            state = load_clip_state_dict(pretrained, cfg)
+            load_clip_tower(self.visual, state, prefix='visual.', path=pretrained)
+        self.frozen = frozen
+        self._set_trainable(frozen, tuple(unfreeze))
+
+    def _set_trainable(self, frozen: bool, unfreeze: tuple[str, ...]) -> None:
+        names = [n for n, _ in self.visual.named_parameters()]
+        unknown = [u for u in unfreeze if not any(n == u or n.startswith(u + '.') for n in names)]
+        if unknown:
+            tops = sorted({n.split('.')[0] for n in names})
+            raise ValueError(
+                f'unfreeze prefixes {unknown} match no parameter of the image tower; its '
+                f'parameters start with {tops} (e.g. "transformer.resblocks.11")'
+            )
+        for name, param in self.visual.named_parameters():
+            thawed = any(name == u or name.startswith(u + '.') for u in unfreeze)
+            param.requires_grad = (not frozen) or thawed
+
+    def train(self, mode: bool = True) -> CLIPPyramid:
+        """Switch mode; frozen BatchNorm layers keep their statistics (eval)."""
+        super().train(mode)
+        if mode and self.frozen:
+            for module in self.visual.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    if not any(p.requires_grad for p in module.parameters()):
+                        module.eval()
+        return self
+
+    # ----------------------------------------------------------------------------- helpers
+    def _grid_pos(self, pos: Tensor, native: tuple[int, int], grid: tuple[int, int]) -> Tensor:
+        """The positional embedding for ``grid``, cached while the weights are unchanged."""
+        if tuple(native) == tuple(grid):
+            return pos
+        if pos.requires_grad:
+            return resize_grid_embedding(pos, native, grid)
+        key = (grid, pos.data_ptr(), pos._version, pos.dtype, pos.device)
+        cached = self._pos_cache.get(key)
+        if cached is None:
+            if len(self._pos_cache) > 16:
+                self._pos_cache.clear()
+            cached = self._pos_cache[key] = resize_grid_embedding(pos.detach(), native, grid)
+        return cached
+
+    def forward(self, x: Tensor) -> dict[str, Any]:
+        """Compute the features.
+
+        Args:
+            x: Images [B, 3, H, W], CLIP-normalised.
+
+        Returns:
+            dict: ``'pyramid'`` tuple of [B, C_i, h_i, w_i]; ``'dense'`` [B, D, h, w];
+            ``'global'`` [B, D] (both not normalised).
+        """
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError(f'CLIPPyramid expects images [B, 3, H, W], got {tuple(x.shape)}')
+        return self._forward_vit(x) if self.is_vit else self._forward_resnet(x)
+
+    def _forward_vit(self, x: Tensor) -> dict[str, Any]:
+        visual = self.visual
+        if x.shape[-2] < self.patch_size or x.shape[-1] < self.patch_size:
+            raise ValueError(
+                f'input {tuple(x.shape)} smaller than the patch size {self.patch_size}'
+            )
+        x = visual.conv1(x)  # [B, C, h, w]
+        batch, channels, h, w = x.shape
+        x = x.flatten(2).transpose(1, 2)
+        cls = visual.class_embedding.to(x.dtype).view(1, 1, -1).expand(batch, -1, -1)
+        x = torch.cat([cls, x], dim=1)
+        x = x + self._grid_pos(visual.positional_embedding, visual.grid_size, (h, w)).to(x.dtype)
+        x = visual.patch_dropout(x)
+        x = visual.ln_pre(x)
+
+        def as_map(tokens: Tensor) -> Tensor:
+            # A view: [B, 1 + hw, C] -> [B, C, h, w] without copying.
+            return tokens[:, 1:].transpose(1, 2).reshape(batch, channels, h, w)
+
+        blocks = visual.transformer.resblocks
+        depth = len(blocks)
+        maps: dict[int, Tensor] = {}
+        if 0 in self.out_indices:
+            maps[0] = as_map(x)
+        for i, block in enumerate(blocks[:-1], start=1):
+            x = block(x)
+            if i in self.out_indices:
+                maps[i] = as_map(x)
+        x, dense = self._last_block(blocks[-1], x, need_tokens=depth in self.out_indices)
+        if depth in self.out_indices:
+            maps[depth] = as_map(x)
+        pooled = visual.ln_post(x[:, 0])
+        dense = visual.ln_post(dense)
+        if visual.proj is not None:
+            pooled = pooled @ visual.proj
+            dense = dense @ visual.proj
+        dense = dense.transpose(1, 2).reshape(batch, -1, h, w)
+        pyramid = tuple(maps[i] for i in self.out_indices)
+        return {'pyramid': pyramid, 'dense': dense, 'global': pooled}
+
+    def _last_block(
+        self, block: nn.Module, x: Tensor, *, need_tokens: bool
+    ) -> tuple[Tensor, Tensor]:
+        """Run the last block and the MaskCLIP value path with one shared q/k/v projection.
+
+        Args:
+            block: open_clip ``ResidualAttentionBlock``.
+            x: Its input [B, N, C] (class token first).
+            need_tokens: Whether every token's output is needed (else only the class token's).
+
+        Returns:
+            tuple: The block output ([B, N, C], or [B, 1, C] with only the class token) and the
+            dense tokens before ``ln_post`` [B, N - 1, C].
+        """
+        attn = block.attn
+        if not isinstance(attn, nn.MultiheadAttention) or hasattr(block, 'ln_1_kv'):
+            raise ValueError('CLIPPyramid supports open_clip default residual attention blocks')
+        batch, tokens, channels = x.shape
+        heads = attn.num_heads
+        y = block.ln_1(x)
+        qkv = F.linear(y, attn.in_proj_weight, attn.in_proj_bias)  # [B, N, 3C]
+        heads_view = qkv.view(batch, tokens, 3, heads, channels // heads).permute(2, 0, 3, 1, 4)
+        q, k, v = heads_view.unbind(0)  # [B, heads, N, C / heads]
+        if not need_tokens:
+            q = q[:, :, :1]
+        out = F.scaled_dot_product_attention(q, k, v)
+        out = out.transpose(1, 2).reshape(batch, q.shape[2], channels)
+        residual = x if need_tokens else x[:, :1]
+        out = residual + block.ls_1(attn.out_proj(out))
+        out = out + block.ls_2(block.mlp(block.ln_2(out)))
+        # MaskCLIP: the value of each patch token, through the output projection, no q-k mixing.
+        values = qkv[:, 1:, 2 * channels :]
+        dense = x[:, 1:] + block.ls_1(attn.out_proj(values))
+        if self.dense_mlp:
+            dense = dense + block.ls_2(block.mlp(block.ln_2(dense)))
+        return out, dense
+
+    def _forward_resnet(self, x: Tensor) -> dict[str, Any]:
+        visual = self.visual
+        feats = []
+        x = visual.stem(x)
+        for stage in (visual.layer1, visual.layer2, visual.layer3, visual.layer4):
+            x = stage(x)
+            feats.append(x)
+        last = feats[-1]
+        pool = visual.attnpool
+        batch, channels, h, w = last.shape
+        native = int(round(math.sqrt(pool.positional_embedding.shape[0] - 1)))
+        pos = self._grid_pos(pool.positional_embedding, (native, native), (h, w))
+        tokens = last.flatten(2).permute(2, 0, 1)  # [hw, B, C]
+        tokens = torch.cat([tokens.mean(dim=0, keepdim=True), tokens], dim=0)
+        tokens = tokens + pos[:, None, :].to(tokens.dtype)
+        pooled, _ = F.multi_head_attention_forward(
+            query=tokens[:1],
+            key=tokens,
+            value=tokens,
+            embed_dim_to_check=channels,
+            num_heads=pool.num_heads,
+            q_proj_weight=pool.q_proj.weight,
+            k_proj_weight=pool.k_proj.weight,
+            v_proj_weight=pool.v_proj.weight,
+            in_proj_weight=None,
+            in_proj_bias=torch.cat([pool.q_proj.bias, pool.k_proj.bias, pool.v_proj.bias]),
+            bias_k=None,
+            bias_v=None,
+            add_zero_attn=False,
+            dropout_p=0.0,
+            out_proj_weight=pool.c_proj.weight,
+            out_proj_bias=pool.c_proj.bias,
+            use_separate_proj_weight=True,
+            training=self.training,
+            need_weights=False,
+        )
+        # MaskCLIP for ResNets: v and c projections as 1x1 convolutions over the last stage.
+        dense = F.conv2d(last, pool.v_proj.weight[:, :, None, None], pool.v_proj.bias)
+        dense = F.conv2d(dense, pool.c_proj.weight[:, :, None, None], pool.c_proj.bias)
+        pyramid = tuple(feats[i - 1] for i in self.out_indices)
+        return {'pyramid': pyramid, 'dense': dense, 'global': pooled[0]}
