@@ -1,0 +1,247 @@
+"""Convert GroupViT weights to mmpat: released ``.pth`` files and HF ``GroupViTModel`` dicts.
+
+Layouts:
+
+- released (spec 1.6): ``{'model': {img_encoder.*, text_encoder.*, img_projector.*,
+  text_projector.*, logit_scale, multi_label_logit_scale}}``; projector linears are Conv1d(k=1).
+- HF: ``vision_model.*``, ``text_model.*``, ``visual_projection.{0,1,3}``,
+  ``text_projection.{0,1,3}``, ``logit_scale``; separate q/k/v projections.
+- mmpat (``GroupViTZeroShot`` / ``GroupViTPretrain``): ``backbone.*`` (the released
+  ``img_encoder`` names), ``text_encoder.*``, ``img_projector.*``, ``text_projector.*`` (Linear),
+  ``logit_scale``, ``multi_label_logit_scale``.
+
+HF -> mmpat goes through the released layout (:func:`hf_to_released`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+
+import torch
+from torch import Tensor, nn
+
+_PROJ = {'0': 'linear_hidden.0', '1': 'linear_hidden.1', '3': 'linear_out'}
+
+
+def _cat_qkv(sd: Mapping[str, Tensor], prefix: str, suffix: str) -> Tensor:
+    return torch.cat([sd[f'{prefix}{n}_proj.{suffix}'] for n in 'qkv'], dim=0)
+
+
+def hf_to_released(hf: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """Rewrite an HF ``GroupViTModel`` state dict into the released checkpoint layout.
+
+    Args:
+        hf: HF state dict (keys ``vision_model.*``, ``text_model.*``, ...).
+
+    Returns:
+        dict: Released-layout state dict (Conv1d projector weights [out, in, 1]).
+
+    Raises:
+        KeyError: A key this mapping does not know (names it).
+    """
+    out: dict[str, Tensor] = {}
+    done: set[str] = set()
+    for key, value in hf.items():
+        if key in done or key.endswith('position_ids'):
+            continue
+        new = None
+        m = re.match(
+            r'(vision_model\.encoder\.stages\.\d+\.layers\.\d+\.)self_attn\.([qkv])_proj\.(\w+)',
+            key,
+        )
+        t = re.match(r'(text_model\.encoder\.layers\.\d+\.)self_attn\.([qkv])_proj\.(\w+)', key)
+        if m:
+            prefix, suffix = m.group(1) + 'self_attn.', m.group(3)
+            s, b = re.findall(r'\d+', m.group(1))
+            out[f'img_encoder.layers.{s}.blocks.{b}.attn.qkv.{suffix}'] = _cat_qkv(
+                hf, prefix, suffix
+            )
+            done.update(f'{prefix}{n}_proj.{suffix}' for n in 'qkv')
+            continue
+        if t:
+            prefix, suffix = t.group(1) + 'self_attn.', t.group(3)
+            (i,) = re.findall(r'\d+', t.group(1))
+            name = 'in_proj_weight' if suffix == 'weight' else 'in_proj_bias'
+            out[f'text_encoder.transformer.resblocks.{i}.attn.{name}'] = _cat_qkv(
+                hf, prefix, suffix
+            )
+            done.update(f'{prefix}{n}_proj.{suffix}' for n in 'qkv')
+            continue
+        if key.startswith('vision_model.'):
+            new = _hf_vision_key(key[len('vision_model.') :])
+        elif key.startswith('text_model.'):
+            new = _hf_text_key(key[len('text_model.') :])
+        elif key.startswith(('visual_projection.', 'text_projection.')):
+            head, index, param = key.split('.', 2)
+            target = 'img_projector' if head == 'visual_projection' else 'text_projector'
+            new = f'{target}.{_PROJ[index]}.{param}'
+            if index in ('0', '3') and param == 'weight':
+                value = value[..., None]
+        elif key == 'logit_scale':
+            new = key
+        if new is None:
+            raise KeyError(f'HF GroupViT key {key!r} has no released-layout equivalent')
+        out[new] = value
+    return out
+
+
+def _hf_vision_key(key: str) -> str | None:
+    simple = {
+        'embeddings.patch_embeddings.projection.weight': 'patch_embed.proj.weight',
+        'embeddings.patch_embeddings.projection.bias': 'patch_embed.proj.bias',
+        'embeddings.layernorm.weight': 'patch_embed.norm.weight',
+        'embeddings.layernorm.bias': 'patch_embed.norm.bias',
+        'embeddings.position_embeddings': 'pos_embed',
+        'layernorm.weight': 'norm.weight',
+        'layernorm.bias': 'norm.bias',
+    }
+    if key in simple:
+        return 'img_encoder.' + simple[key]
+    m = re.match(r'encoder\.stages\.(\d+)\.(.*)', key)
+    if not m:
+        return None
+    stage, rest = m.groups()
+    b = re.match(r'layers\.(\d+)\.(.*)', rest)
+    if b:
+        block, rest = b.groups()
+        rest = rest.replace('layer_norm1', 'norm1').replace('layer_norm2', 'norm2')
+        rest = rest.replace('self_attn.out_proj', 'attn.proj')
+        rest = f'blocks.{block}.{rest}'
+    else:
+        rest = rest.replace('pre_assign_attn.attn.out_proj', 'pre_assign_attn.attn.proj')
+    return f'img_encoder.layers.{stage}.{rest}'
+
+
+def _hf_text_key(key: str) -> str | None:
+    simple = {
+        'embeddings.token_embedding.weight': 'token_embedding.weight',
+        'embeddings.position_embedding.weight': 'positional_embedding',
+        'final_layer_norm.weight': 'ln_final.weight',
+        'final_layer_norm.bias': 'ln_final.bias',
+    }
+    if key in simple:
+        return 'text_encoder.' + simple[key]
+    m = re.match(r'encoder\.layers\.(\d+)\.(.*)', key)
+    if not m:
+        return None
+    index, rest = m.groups()
+    for old, new in (
+        ('self_attn.out_proj', 'attn.out_proj'),
+        ('layer_norm1', 'ln_1'),
+        ('layer_norm2', 'ln_2'),
+        ('mlp.fc1', 'mlp.c_fc'),
+        ('mlp.fc2', 'mlp.c_proj'),
+    ):
+        rest = rest.replace(old, new)
+    return f'text_encoder.transformer.resblocks.{index}.{rest}'
+
+
+def released_to_mmpat(released: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """Rename a released-layout state dict to mmpat (``img_encoder`` -> ``backbone``).
+
+    A missing ``multi_label_logit_scale`` (HF dicts have none) is set to log(1/0.07), the
+    paper's initial value.
+    """
+    out: dict[str, Tensor] = {}
+    for key, value in released.items():
+        if key.startswith('img_encoder.'):
+            key = 'backbone.' + key[len('img_encoder.') :]
+        elif key.startswith(('img_projector.', 'text_projector.')):
+            if value.dim() == 3 and key.endswith('.weight'):
+                value = value.squeeze(-1)
+        elif not key.startswith('text_encoder.') and key not in (
+            'logit_scale',
+            'multi_label_logit_scale',
+        ):
+            raise KeyError(f'released GroupViT key {key!r} is not part of the model')
+        out[key] = value
+    if 'logit_scale' in out and 'multi_label_logit_scale' not in out:
+        out['multi_label_logit_scale'] = torch.tensor(math.log(1 / 0.07))
+    return out
+
+
+def convert_groupvit_state_dict(checkpoint: Mapping) -> dict[str, Tensor]:
+    """Convert any supported GroupViT checkpoint object to the mmpat layout.
+
+    Args:
+        checkpoint: A released checkpoint (``{'model': ...}``), a bare released state dict, an
+            HF ``GroupViTModel`` state dict, or an mmpat checkpoint (``{'state_dict': ...}``
+            or a bare mmpat state dict; returned unchanged).
+
+    Returns:
+        dict: mmpat state dict.
+
+    Raises:
+        ValueError: The layout is not recognised (lists some keys).
+    """
+    sd = checkpoint
+    for wrapper in ('model', 'state_dict'):
+        if isinstance(sd.get(wrapper), Mapping):
+            sd = sd[wrapper]
+            break
+    sd = {k[len('module.') :] if k.startswith('module.') else k: v for k, v in sd.items()}
+    keys = list(sd)
+    if any(k.startswith('vision_model.') for k in keys):
+        return released_to_mmpat(hf_to_released(sd))
+    if any(k.startswith('img_encoder.') for k in keys):
+        return released_to_mmpat(sd)
+    if any(k.startswith('backbone.') for k in keys):
+        return dict(sd)
+    raise ValueError(
+        'not a GroupViT checkpoint (expected keys img_encoder.* (released), vision_model.* '
+        f'(HF) or backbone.* (mmpat)); first keys: {keys[:5]}'
+    )
+
+
+def check_groupvit_shapes(model: nn.Module, state_dict: Mapping[str, Tensor], arch: str) -> None:
+    """Refuse a checkpoint of another GroupViT variant with a message listing the shapes.
+
+    Args:
+        model: The mmpat model.
+        state_dict: mmpat-layout state dict.
+        arch: Name of the model's architecture (for the message).
+
+    Raises:
+        ValueError: Some parameters differ in shape, or are missing / unexpected.
+    """
+    own = model.state_dict()
+    wrong = [
+        f'  {k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}'
+        for k, v in state_dict.items()
+        if k in own and tuple(own[k].shape) != tuple(v.shape)
+    ]
+    missing = [k for k in own if k not in state_dict and not k.endswith('num_batches_tracked')]
+    unexpected = [k for k in state_dict if k not in own]
+    if wrong or missing or unexpected:
+        lines = [f'checkpoint does not fit GroupViT arch {arch!r} (another variant?):']
+        if wrong:
+            lines += [f'{len(wrong)} shape mismatches:', *wrong[:10]]
+        if missing:
+            lines.append(f'{len(missing)} missing keys, e.g. {missing[:5]}')
+        if unexpected:
+            lines.append(f'{len(unexpected)} unexpected keys, e.g. {unexpected[:5]}')
+        lines.append('Set the model arch to the checkpoint variant (see GROUPVIT_PRESETS).')
+        raise ValueError('\n'.join(lines))
+
+
+def load_groupvit_weights(model: nn.Module, checkpoint: str | Mapping, arch: str) -> None:
+    """Load a GroupViT checkpoint (path or object, any supported layout) into ``model``.
+
+    Args:
+        model: ``GroupViTZeroShot`` / ``GroupViTPretrain``.
+        checkpoint: Local file path or a loaded checkpoint object.
+        arch: Model architecture name, for error messages.
+
+    Raises:
+        FileNotFoundError: The path does not exist.
+        ValueError: Unknown layout or another variant (shapes listed).
+    """
+    if isinstance(checkpoint, str):
+        from mmpat.compat import load_checkpoint_file
+
+        checkpoint = load_checkpoint_file(checkpoint, map_location='cpu')
+    state_dict = convert_groupvit_state_dict(checkpoint)
+    check_groupvit_shapes(model, state_dict, arch)
+    model.load_state_dict(state_dict, strict=False)

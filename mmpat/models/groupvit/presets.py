@@ -1,0 +1,84 @@
+"""GroupViT architecture presets (image encoder, text encoder, projectors).
+
+``GroupViT-S`` is the architecture of both released models (spec section 1.1/1.2).
+``GroupViT-tiny`` is for the offline scenes (96 px images, CPU training in minutes);
+``GroupViT-test`` builds in milliseconds for unit tests.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+GROUPVIT_PRESETS: dict[str, dict[str, Any]] = {
+    'GroupViT-S': dict(
+        image=dict(
+            img_size=224,
+            patch_size=16,
+            embed_dim=384,
+            num_heads=6,
+            depths=(6, 3, 3),
+            num_group_tokens=(64, 8, 0),
+            num_output_groups=(64, 8),
+            drop_path_rate=0.1,
+        ),
+        text=dict(context_length=77, vocab_size=49408, width=256, heads=4, layers=12),
+        proj=dict(hidden_dim=4096, out_dim=256),
+    ),
+    'GroupViT-tiny': dict(
+        image=dict(
+            img_size=96,
+            patch_size=8,
+            embed_dim=128,
+            num_heads=4,
+            depths=(2, 2, 1),
+            num_group_tokens=(16, 4, 0),
+            num_output_groups=(16, 4),
+            drop_path_rate=0.0,
+        ),
+        text=dict(context_length=32, vocab_size=49408, width=128, heads=4, layers=3),
+        proj=dict(hidden_dim=256, out_dim=128),
+    ),
+    'GroupViT-test': dict(
+        image=dict(
+            img_size=64,
+            patch_size=16,
+            embed_dim=64,
+            num_heads=2,
+            depths=(2, 1, 1),
+            num_group_tokens=(8, 2, 0),
+            num_output_groups=(8, 2),
+            drop_path_rate=0.0,
+        ),
+        text=dict(context_length=77, vocab_size=49408, width=32, heads=2, layers=2),
+        proj=dict(hidden_dim=64, out_dim=32),
+    ),
+}
+
+
+def get_groupvit_preset(arch: str | dict[str, Any]) -> dict[str, Any]:
+    """Resolve an architecture name or dict to ``dict(image=..., text=..., proj=...)``.
+
+    Args:
+        arch: A preset name, or a dict. A dict with ``base`` (a preset name) overrides that
+            preset per part (e.g. ``dict(base='GroupViT-S', text=dict(layers=6))``); a dict
+            without ``base`` must give all three parts.
+
+    Returns:
+        dict: A deep copy, safe to modify.
+
+    Raises:
+        KeyError: Unknown preset name (lists the known ones).
+    """
+    if isinstance(arch, str):
+        if arch not in GROUPVIT_PRESETS:
+            raise KeyError(f'unknown GroupViT arch {arch!r}; known: {sorted(GROUPVIT_PRESETS)}')
+        return copy.deepcopy(GROUPVIT_PRESETS[arch])
+    arch = copy.deepcopy(dict(arch))
+    base = arch.pop('base', None)
+    preset = get_groupvit_preset(base) if base is not None else dict(image={}, text={}, proj={})
+    for part, values in arch.items():
+        if part not in ('image', 'text', 'proj'):
+            raise KeyError(f'GroupViT arch part {part!r} unknown; use image, text or proj')
+        preset[part].update(values)
+    return preset
