@@ -106,3 +106,36 @@ def test_unknown_or_ambiguous_class_is_a_clear_error(tmp_path):
         DATASETS.build(dataset_cfg(tmp_path, 'ade847', metainfo=dict(classes=['unicorn'])))
     with pytest.raises(ValueError, match='ambiguous'):
         DATASETS.build(dataset_cfg(tmp_path, 'ade847', metainfo=dict(classes=['screen'])))
+
+
+def test_16bit_labels_through_training_transforms(tmp_path):
+    """Resize (nearest), RandomCrop with the 16-bit ignore, flip and padding keep the ids."""
+    labels = fabricate(tmp_path, 'ade847', num=1, size=(8, 10))['img_000'].astype(np.int64)
+    pipeline = [
+        dict(type='mmseg.LoadImageFromFile'),
+        dict(type='mmseg.LoadAnnotationsUint16'),
+        dict(type='mmseg.Resize', scale=(20, 16), keep_ratio=False),  # exactly x2
+        dict(type='mmseg.RandomFlip', prob=1.0, direction='horizontal'),
+        dict(type='mmseg.PackSegInputs'),
+    ]
+    dataset = DATASETS.build(dataset_cfg(tmp_path, 'ade847', pipeline=pipeline))
+    gt = gt_of(dataset[0])
+    expected = np.kron(labels, np.ones((2, 2), dtype=np.int64))[:, ::-1]
+    assert np.array_equal(gt, expected)
+
+    pipeline[3] = dict(
+        type='mmseg.RandomCrop', crop_size=(6, 6), cat_max_ratio=0.75, ignore_index=65535
+    )
+    dataset = DATASETS.build(dataset_cfg(tmp_path, 'ade847', pipeline=pipeline))
+    gt = gt_of(dataset[0])
+    assert gt.shape == (6, 6) and set(np.unique(gt).tolist()) <= set(np.unique(labels).tolist())
+
+    from mmseg.models import SegDataPreProcessor
+
+    item = dataset[0]  # a new random crop
+    gt = gt_of(item)
+    preprocessor = SegDataPreProcessor(size=(8, 8), seg_pad_val=65535)
+    batch = preprocessor(dict(inputs=[item['inputs']], data_samples=[item['data_samples']]), True)
+    padded = batch['data_samples'][0].gt_sem_seg.data[0]
+    assert padded.shape == (8, 8) and (padded[6:, :] == 65535).all()
+    assert np.array_equal(padded[:6, :6].numpy(), gt)
