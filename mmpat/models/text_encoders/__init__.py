@@ -1,3 +1,6 @@
 """mmpat text encoders."""
 
-__all__: list[str] = []
+from .openclip_text_encoder import OpenCLIPTextEncoder
+from .templates import TEMPLATE_SETS, get_templates
+
+__all__: list[str] = ['OpenCLIPTextEncoder', 'TEMPLATE_SETS', 'get_templates']
