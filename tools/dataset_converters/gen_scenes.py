@@ -32,6 +32,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--num-pretrain', type=int, default=DEFAULT_NUM_PRETRAIN)
     parser.add_argument('--num-train', type=int, default=DEFAULT_NUM_TRAIN)
     parser.add_argument('--num-val', type=int, default=DEFAULT_NUM_VAL)
+    parser.add_argument(
+        '--workers', type=int, default=1, help='processes (same files for any number)'
+    )
     parser.add_argument('--force', action='store_true', help='delete --out first if it exists')
     parser.add_argument('--no-progress', action='store_true', help='hide the progress bar')
     return parser.parse_args(argv)
@@ -49,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             num_train=args.num_train,
             num_val=args.num_val,
             force=args.force,
+            workers=args.workers,
             progress=not args.no_progress,
         )
     except (ScenesExistError, ValueError) as err:

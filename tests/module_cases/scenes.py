@@ -1,0 +1,101 @@
+"""Cases for the scenes benchmark modules: ScenesDataset, ImageCaptionDataset,
+PackImageCaption and OpenVocabIoUMetric (tiny scenes generated into a temp dir; pipeline types
+are scoped, since the all-modules test builds outside a runner)."""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mmpat.datasets.scenes import generate_scenes
+
+from . import ModuleCase
+
+_ROOT = Path(tempfile.mkdtemp(prefix='mmpat_scenes_cases_')) / 'scenes'
+atexit.register(shutil.rmtree, _ROOT.parent, ignore_errors=True)
+generate_scenes(str(_ROOT), size=32, num_pretrain=2, num_train=2, num_val=2, progress=False)
+
+_CLASSES = ('background', 'red circle', 'red square', 'blue circle')
+
+
+def _check_seg_item(output: dict) -> None:
+    assert output['inputs'].shape == (3, 32, 32)
+    assert output['data_samples'].gt_sem_seg.data.shape == (1, 32, 32)
+
+
+def _check_caption_item(output: dict) -> None:
+    assert output['inputs'].shape == (3, 32, 32) and output['inputs'].dtype == torch.uint8
+    sample = output['data_samples']
+    assert sample.caption in sample.captions
+
+
+def _check_metric(output: dict) -> None:
+    # Perfect predictions: every present class has IoU 100.
+    assert output['mIoU'] == output['mIoU_seen'] == output['mIoU_unseen'] == 100.0
+    assert output['hIoU'] == 100.0
+
+
+def _label_maps():
+    gt = np.array([[0, 1, 2], [3, 255, 1]])
+    return (([gt.copy()], [gt]), {})
+
+
+CASES = [
+    ModuleCase(
+        cfg=dict(
+            type='ScenesDataset',
+            data_root=str(_ROOT),
+            split='val',
+            pipeline=[
+                dict(type='mmseg.LoadImageFromFile'),
+                dict(type='mmseg.LoadAnnotations'),
+                dict(type='mmseg.PackSegInputs'),
+            ],
+        ),
+        make_inputs=lambda: ((1,), {}),
+        method='__getitem__',
+        registry='DATASETS',
+        backward=False,
+        check=_check_seg_item,
+    ),
+    ModuleCase(
+        cfg=dict(
+            type='ImageCaptionDataset',
+            data_root=str(_ROOT),
+            ann_file='captions/pretrain.jsonl',
+            pipeline=[dict(type='mmseg.LoadImageFromFile'), dict(type='mmseg.PackImageCaption')],
+        ),
+        make_inputs=lambda: ((0,), {}),
+        method='__getitem__',
+        registry='DATASETS',
+        backward=False,
+        check=_check_caption_item,
+    ),
+    ModuleCase(
+        cfg=dict(type='PackImageCaption', mode='first'),
+        make_inputs=lambda: (
+            (dict(img=np.zeros((4, 5, 3), np.uint8), captions=['a red circle', 'a circle']),),
+            {},
+        ),
+        registry='TRANSFORMS',
+        backward=False,
+        check=lambda out: out['data_samples'].caption == 'a red circle',
+    ),
+    ModuleCase(
+        cfg=dict(
+            type='OpenVocabIoUMetric',
+            unseen_classes=['blue circle'],
+            dataset_meta=dict(classes=_CLASSES),
+        ),
+        make_inputs=_label_maps,
+        method='evaluate_maps',
+        registry='METRICS',
+        backward=False,
+        check=_check_metric,
+    ),
+]

@@ -1,0 +1,188 @@
+"""ScenesDataset, ImageCaptionDataset and PackImageCaption, through a DataLoader with mmseg's
+SegDataPreProcessor; clear errors for bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import init_default_scope
+from mmseg.models.data_preprocessor import SegDataPreProcessor
+from mmseg.registry import DATASETS, TRANSFORMS
+from PIL import Image
+from torch.utils.data import DataLoader
+
+from mmpat.datasets.scenes import generate_scenes
+
+CAPTION_PIPELINE = [
+    dict(type='LoadImageFromFile'),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackImageCaption', mode='random'),
+]
+SEG_PIPELINE = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs'),
+]
+
+
+@pytest.fixture(scope='module')
+def scenes(tmp_path_factory) -> Path:
+    init_default_scope('mmseg')
+    root = tmp_path_factory.mktemp('scenes_ds') / 'scenes'
+    generate_scenes(str(root), size=40, num_pretrain=8, num_train=4, num_val=6, progress=False)
+    return root
+
+
+def test_scenes_dataset_reads_meta_and_split(scenes):
+    meta = json.loads((scenes / 'meta.json').read_text())
+    ds = DATASETS.build(
+        dict(type='ScenesDataset', data_root=str(scenes), split='val', pipeline=SEG_PIPELINE)
+    )
+    assert len(ds) == 6
+    assert list(ds.metainfo['classes']) == meta['classes']
+    assert list(ds.metainfo['seen_classes']) == meta['seen']
+    assert list(ds.metainfo['unseen_classes']) == meta['unseen']
+    assert [list(p) for p in ds.metainfo['palette']] == meta['palette']
+    item = ds[2]
+    gt = item['data_samples'].gt_sem_seg.data[0].numpy()
+    expected = np.array(Image.open(scenes / 'ann_dir' / 'val' / '000002.png'))
+    np.testing.assert_array_equal(gt, expected)
+    assert item['inputs'].shape == (3, 40, 40) and item['inputs'].dtype == torch.uint8
+    assert (
+        len(DATASETS.build(dict(type='ScenesDataset', data_root=str(scenes), split='train'))) == 4
+    )
+
+
+def test_scenes_dataset_config_split_and_errors(scenes, tmp_path):
+    meta = json.loads((scenes / 'meta.json').read_text())
+    ds = DATASETS.build(
+        dict(
+            type='ScenesDataset',
+            data_root=str(scenes),
+            unseen_classes=meta['seen'][:2],
+            seen_classes=meta['seen'][2:],
+        )
+    )
+    assert list(ds.metainfo['unseen_classes']) == meta['seen'][:2]
+    with pytest.raises(ValueError, match="'pink elephant'"):
+        DATASETS.build(
+            dict(type='ScenesDataset', data_root=str(scenes), unseen_classes=['pink elephant'])
+        )
+    with pytest.raises(ValueError, match='both in seen_classes and unseen_classes'):
+        DATASETS.build(
+            dict(
+                type='ScenesDataset',
+                data_root=str(scenes),
+                seen_classes=meta['seen'],
+                unseen_classes=meta['seen'][:1],
+            )
+        )
+    with pytest.raises(FileNotFoundError, match='gen_scenes.py'):
+        DATASETS.build(dict(type='ScenesDataset', data_root=str(tmp_path / 'nowhere')))
+    with pytest.raises(FileNotFoundError, match='no label maps'):
+        DATASETS.build(dict(type='ScenesDataset', data_root=str(scenes), split='pretrain'))
+
+
+def test_caption_dataset_transform_preprocessor_loader(scenes):
+    ds = DATASETS.build(
+        dict(
+            type='ImageCaptionDataset',
+            data_root=str(scenes),
+            ann_file='captions/pretrain.jsonl',
+            pipeline=CAPTION_PIPELINE,
+        )
+    )
+    lines = [
+        json.loads(line)
+        for line in (scenes / 'captions/pretrain.jsonl').read_text().split('\n')
+        if line
+    ]
+    assert len(ds) == 8
+    info = ds.get_data_info(3)
+    assert info['img_path'] == str(scenes / lines[3]['image'])
+    assert info['captions'] == lines[3]['captions']
+
+    loader = DataLoader(ds, batch_size=4, shuffle=False, collate_fn=pseudo_collate)
+    pre = SegDataPreProcessor(
+        mean=[10.0, 20.0, 30.0], std=[2.0, 4.0, 5.0], bgr_to_rgb=True, size=(40, 40)
+    )
+    batches = list(loader)
+    assert len(batches) == 2
+    out = pre(batches[0], training=True)
+    assert out['inputs'].shape == (4, 3, 40, 40) and out['inputs'].dtype == torch.float32
+    for k, sample in enumerate(out['data_samples']):
+        assert sample.captions == lines[k]['captions']
+        assert sample.caption in lines[k]['captions']
+        assert sample.img_path == str(scenes / lines[k]['image'])
+        assert sample.ori_shape == (40, 40) and sample.img_shape == (40, 40)
+        # Inputs are the normalised RGB image (LoadImageFromFile gives BGR; flips allowed).
+        rgb = np.array(Image.open(sample.img_path)).astype(np.float32)
+        if sample.flip:
+            rgb = rgb[:, ::-1]
+        expected = (rgb - np.array([10.0, 20.0, 30.0])) / np.array([2.0, 4.0, 5.0])
+        np.testing.assert_allclose(out['inputs'][k].permute(1, 2, 0).numpy(), expected, atol=1e-4)
+
+
+def test_pack_image_caption_modes():
+    img = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    results = dict(
+        img=img, img_path='x.png', ori_shape=(2, 3), img_shape=(2, 3), captions=['a', 'b', 'c']
+    )
+    first = TRANSFORMS.build(dict(type='PackImageCaption', mode='first'))
+    out = first(dict(results))
+    assert out['inputs'].dtype == torch.uint8
+    np.testing.assert_array_equal(out['inputs'].numpy(), img.transpose(2, 0, 1))
+    assert out['data_samples'].caption == 'a' and out['data_samples'].captions == ['a', 'b', 'c']
+    assert out['data_samples'].img_path == 'x.png'
+    rand = TRANSFORMS.build(dict(type='PackImageCaption', mode='random'))
+    np.random.seed(0)
+    picked = {rand(dict(results))['data_samples'].caption for _ in range(50)}
+    assert picked == {'a', 'b', 'c'}
+    gray = TRANSFORMS.build(dict(type='PackImageCaption'))(dict(img=img[..., 0], captions='one'))
+    assert gray['inputs'].shape == (1, 2, 3) and gray['data_samples'].captions == ['one']
+    with pytest.raises(ValueError, match='mode'):
+        TRANSFORMS.build(dict(type='PackImageCaption', mode='all'))
+    with pytest.raises(KeyError, match='captions'):
+        first(dict(img=img))
+
+
+def test_caption_jsonl_formats_and_errors(scenes, tmp_path):
+    image = scenes / 'img_dir' / 'pretrain' / '000000.png'
+    good = tmp_path / 'mine.jsonl'
+    good.write_text(
+        json.dumps(dict(image=str(image), caption='one caption'))
+        + '\n\n'
+        + json.dumps(dict(image='img_dir/pretrain/000001.png', captions=['x', 'y']))
+        + '\n'
+    )
+    ds = DATASETS.build(dict(type='ImageCaptionDataset', ann_file=str(good), data_root=str(scenes)))
+    assert [d['captions'] for d in (ds.get_data_info(0), ds.get_data_info(1))] == [
+        ['one caption'],
+        ['x', 'y'],
+    ]
+    assert ds.get_data_info(0)['img_path'] == str(image)
+
+    bad = tmp_path / 'bad.jsonl'
+    bad.write_text(
+        json.dumps(dict(image=str(image), captions=['ok']))
+        + '\n'
+        + json.dumps(dict(image='img_dir/pretrain/999999.png', captions=['gone']))
+        + '\n'
+    )
+    with pytest.raises(
+        FileNotFoundError, match=r'bad\.jsonl line 2: image .*999999\.png not found'
+    ):
+        DATASETS.build(dict(type='ImageCaptionDataset', ann_file=str(bad), data_root=str(scenes)))
+    bad.write_text(json.dumps(dict(image=str(image), captions=[])) + '\n')
+    with pytest.raises(ValueError, match='line 1: needs "captions"'):
+        DATASETS.build(dict(type='ImageCaptionDataset', ann_file=str(bad)))
+    bad.write_text('{"image": \n')
+    with pytest.raises(ValueError, match='line 1: not valid JSON'):
+        DATASETS.build(dict(type='ImageCaptionDataset', ann_file=str(bad)))
+    with pytest.raises(FileNotFoundError, match='caption file'):
+        DATASETS.build(dict(type='ImageCaptionDataset', ann_file=str(tmp_path / 'none.jsonl')))
