@@ -63,12 +63,29 @@ def test_ade847_anchors():
     assert cn.ADE847_CLASSES[79].endswith('information processing system')  # continued line
 
 
+def test_ade847_first_names_unique_and_synonyms_kept():
+    from mmpat.utils.vocabulary import parse_vocabulary
+
+    firsts = [c.split(',')[0] for c in cn.ADE847_CLASSES]
+    assert len(set(firsts)) == 847
+    assert (
+        len(set(c.split(',')[0] for c in cn.ADE847_CANONICAL_NAMES)) == 837
+    )  # nine shared first names (bag x3)
+    changed = 0
+    for new, old in zip(cn.ADE847_CLASSES, cn.ADE847_CANONICAL_NAMES):
+        synonyms = sorted(x.strip() for x in new.split(','))
+        assert synonyms == sorted(x.strip() for x in old.split(','))
+        changed += new != old
+    assert changed == 11
+    assert len(parse_vocabulary(list(cn.ADE847_CLASSES))) == 847
+
+
 def test_ade150_synonyms_match_mmseg_names():
     mmseg_names = [c.strip() for c in ADE20KDataset.METAINFO['classes']]
     assert [s.split(',')[0] for s in cn.ADE150_SYNONYMS] == mmseg_names
     assert list(cn.ADE150_CLASSES) == mmseg_names
     # The A-150 classes are A-847 classes (merged 'door, double door' and 'crt screen' aside).
-    missing = [s for s in cn.ADE150_SYNONYMS if s not in cn.ADE847_CLASSES]
+    missing = [s for s in cn.ADE150_SYNONYMS if s not in cn.ADE847_CANONICAL_NAMES]
     assert missing == ['door, double door', 'crt screen']
 
 

@@ -104,8 +104,13 @@ def test_unknown_or_ambiguous_class_is_a_clear_error(tmp_path):
     fabricate(tmp_path, 'ade847', num=1)
     with pytest.raises(ValueError, match='unicorn.*is not a class'):
         DATASETS.build(dataset_cfg(tmp_path, 'ade847', metainfo=dict(classes=['unicorn'])))
+    # A full canonical string still selects its class; a bare shared name is ambiguous.
+    from mmpat.datasets.class_names import ADE847_CANONICAL_NAMES
+    from mmpat.datasets.zeroshot_base import match_classes
+
+    assert match_classes(ADE847_CANONICAL_NAMES, ['bag, handbag, pocketbook, purse']) == [252]
     with pytest.raises(ValueError, match='ambiguous'):
-        DATASETS.build(dataset_cfg(tmp_path, 'ade847', metainfo=dict(classes=['screen'])))
+        match_classes(['screen, crt', 'screen, silver'], ['screen'])
 
 
 def test_16bit_labels_through_training_transforms(tmp_path):

@@ -8,7 +8,7 @@ name                          count  notes
 ============================  =====  =========================================================
 ``ADE150_CLASSES``            150    mmseg ``ADE20KDataset`` names (stray spaces stripped)
 ``ADE150_SYNONYMS``           150    the same classes with the ``objectInfo150`` synonyms
-``ADE847_CLASSES``            847    ADE20K-full, see :mod:`.ade847` (``ADE847_ADE_IDS``)
+``ADE847_CLASSES``            847    ADE20K-full, see :mod:`.ade847` (unique first names)
 ``PC59_CLASSES``              59     mmseg ``PascalContextDataset59``
 ``PC459_CLASSES``             459    PASCAL Context full, see :mod:`.pascal_context459`
 ``CONTEXT60_CLASSES``         60     'background' + PC-59 (GroupViT protocol)
@@ -36,7 +36,7 @@ from mmseg.datasets import (
 )
 
 from .ade150 import ADE150_SYNONYMS
-from .ade847 import ADE847_ADE_IDS, ADE847_CLASSES
+from .ade847 import ADE847_ADE_IDS, ADE847_CANONICAL_NAMES, ADE847_CLASSES
 from .pascal_context459 import PC459_CLASSES
 
 BACKGROUND = 'background'
@@ -172,6 +172,7 @@ __all__ = [
     'ADE150_CLASSES',
     'ADE150_SYNONYMS',
     'ADE847_ADE_IDS',
+    'ADE847_CANONICAL_NAMES',
     'ADE847_CLASSES',
     'BACKGROUND',
     'CLASS_LISTS',

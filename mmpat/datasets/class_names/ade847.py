@@ -8,7 +8,11 @@ splits, ordered by decreasing pixel frequency. Label ``i`` of a converted A-847 
 ``*_seg.png`` maps (``R / 10 * 256 + G``), which the converter maps to ``i``.
 
 Names are WordNet-style "name, synonym, ..." strings (the text encoder averages synonyms).
-The full strings are unique, but a few first synonyms repeat ('bag', 'screen', 'pot', ...).
+``ADE847_CANONICAL_NAMES`` are the table's strings, unique as strings, but nine first names repeat
+('bag' x3, 'screen', 'pot', ...), which a vocabulary keyed by display name rejects.
+``ADE847_CLASSES`` (the dataset's classes) therefore reorders the synonyms of 11 entries so that
+every first name is unique (e.g. 'bag, handbag, pocketbook, purse' -> 'handbag, bag, pocketbook,
+purse'); the synonym sets, hence the averaged text embeddings, are unchanged.
 
 Provenance: written for mmpat and checked entry by entry against a public copy of the
 detectron2-format category table (name, ADE id, train id). The tests check the count, the
@@ -887,4 +891,24 @@ def _parse(table: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
     return tuple(ids), tuple(names)
 
 
-ADE847_ADE_IDS, ADE847_CLASSES = _parse(_TABLE)
+ADE847_ADE_IDS, ADE847_CANONICAL_NAMES = _parse(_TABLE)
+
+# ADE id -> the same synonyms reordered, so that no two classes share a first name. The entry
+# without synonyms (or the more frequent one) keeps the shared name.
+_UNIQUE_FIRST_NAMES = {
+    97: 'traveling bag, bag, travelling bag, grip, suitcase',
+    96: 'handbag, bag, pocketbook, purse',
+    145: 'basketball hoop, basket, hoop',
+    603: 'control board, control panel, instrument panel, board, panel',
+    1139: 'grille, grill, grillwork',
+    1790: 'terrace, patio',
+    1858: 'wharf, pier, wharfage, dock',
+    1885: 'tube, pipe',
+    1981: 'flowerpot, pot',
+    3109: 'crt screen, screen',
+    2254: 'silver screen, screen, projection screen',
+}
+ADE847_CLASSES: tuple[str, ...] = tuple(
+    _UNIQUE_FIRST_NAMES.get(ade_id, name)
+    for ade_id, name in zip(ADE847_ADE_IDS, ADE847_CANONICAL_NAMES)
+)
