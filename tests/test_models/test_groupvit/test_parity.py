@@ -180,3 +180,20 @@ def test_groupvit_s_parity():
     load_groupvit_weights(model, {'model': hf_to_released(hf.state_dict())}, 'GroupViT-S')
     feats = compare(hf, model)
     assert [tuple(s.shape) for s in feats['soft_assigns']] == [(2, 64, 196), (2, 8, 64)]
+
+
+def test_converter_tool(small_hf, tmp_path):
+    import importlib.util
+    import os.path as osp
+
+    path = osp.join(osp.dirname(__file__), '../../../tools/model_converters/groupvit2mmpat.py')
+    spec = importlib.util.spec_from_file_location('groupvit2mmpat', path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    src, dst = tmp_path / 'released.pth', tmp_path / 'out.pth'
+    torch.save({'model': hf_to_released(small_hf.state_dict())}, src)
+    assert tool.main([str(src), str(dst), '--arch', 'GroupViT-test']) == 2  # other variant
+    assert tool.main([str(src), str(dst), '--no-check']) == 0
+    model = build(SMALL_ARCH)
+    load_groupvit_weights(model, str(dst), 'small')
+    compare(small_hf, model)

@@ -1,0 +1,10 @@
+# GroupViT-S (gcc-yfcc released weights) zero-shot on context (spec 1.5/1.6), bg_thresh 0.35.
+# Weights: the released checkpoints/group_vit_gcc_yfcc_30e-879422e0.pth (converted on load), or its conversion by
+# tools/model_converters/groupvit2mmpat.py. Released files hold the training config: set
+# MMPAT_TRUST_CHECKPOINTS=1 (trusted files only) or convert them first.
+_base_ = [
+    '../_base_/models/groupvit-s.py',
+    '../_base_/datasets/context60.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(pretrained='checkpoints/group_vit_gcc_yfcc_30e-879422e0.pth', bg_thresh=0.35)

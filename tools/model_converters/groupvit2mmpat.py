@@ -1,0 +1,66 @@
+"""Convert GroupViT weights (released ``.pth`` or HF ``GroupViTModel`` state dict) to mmpat.
+
+Examples::
+
+    python tools/model_converters/groupvit2mmpat.py \
+        checkpoints/group_vit_gcc_yfcc_30e-879422e0.pth checkpoints/groupvit-s_gcc-yfcc_mmpat.pth
+    # HF: save `GroupViTModel.from_pretrained(...).state_dict()` with torch.save first
+    python tools/model_converters/groupvit2mmpat.py hf_groupvit_state_dict.pth out.pth
+
+The released files also hold the training config and optimizer state, which the safe loader
+refuses; pass ``--trust-checkpoint`` for files you trust. The output is
+``{'state_dict': ..., 'meta': ...}`` and is loadable with ``load_from=`` or ``pretrained=``
+of ``GroupViTZeroShot``. With ``--arch`` (default GroupViT-S) the shapes are checked against
+that architecture and a checkpoint of another variant is refused with the shapes listed.
+The work is done by :func:`mmpat.models.groupvit.convert_groupvit_state_dict`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import os.path as osp
+import sys
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('src', help='released GroupViT .pth or an HF GroupViTModel state dict')
+    parser.add_argument('dst', help='output mmpat checkpoint')
+    parser.add_argument('--arch', default='GroupViT-S', help='check shapes against this preset')
+    parser.add_argument('--no-check', action='store_true', help='skip the shape check')
+    parser.add_argument(
+        '--trust-checkpoint', action='store_true', help='allow arbitrary pickles (trusted files)'
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.trust_checkpoint:
+        os.environ['MMPAT_TRUST_CHECKPOINTS'] = '1'
+    import torch
+    from mmseg.registry import MODELS
+
+    import mmpat  # noqa: F401  (registers the models)
+    from mmpat.compat import load_checkpoint_file
+    from mmpat.models.groupvit import check_groupvit_shapes, convert_groupvit_state_dict
+
+    try:
+        checkpoint = load_checkpoint_file(args.src, map_location='cpu')
+        state_dict = convert_groupvit_state_dict(checkpoint)
+        if not args.no_check:
+            model = MODELS.build(dict(type='GroupViTZeroShot', arch=args.arch))
+            check_groupvit_shapes(model, state_dict, args.arch)
+    except (FileNotFoundError, ValueError, KeyError, RuntimeError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
+    meta = dict(source=osp.basename(args.src), arch=args.arch, converter='groupvit2mmpat')
+    torch.save(dict(state_dict=state_dict, meta=meta), args.dst)
+    print(f'wrote {args.dst}: {len(state_dict)} tensors')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
