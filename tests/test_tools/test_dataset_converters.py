@@ -173,6 +173,19 @@ def test_pascal_context_459_missing_and_bad(tmp_path):
         convert_pascal_context_459(tmp_path, skip_missing=True, overwrite=True)
 
 
+def test_pascal_context_459_checks_labels_txt(tmp_path):
+    from mmpat.datasets.class_names import PC459_CLASSES
+
+    make_voc2010(tmp_path)
+    lines = [f'{k}: {name}' for k, name in enumerate(PC459_CLASSES, start=1)]
+    (tmp_path / 'labels.txt').write_text('\n'.join(lines) + '\n')
+    assert len(convert_pascal_context_459(tmp_path)) == 2  # found and matching
+    lines[1], lines[2] = '2: air conditioner', '3: aeroplane'
+    (tmp_path / 'labels.txt').write_text('\n'.join(lines) + '\n')
+    with pytest.raises(ValueError, match=r"\(2, 'air conditioner', 'aeroplane'\)"):
+        convert_pascal_context_459(tmp_path)
+
+
 def test_pascal_context_459_refuses_to_overwrite(tmp_path):
     make_voc2010(tmp_path)
     convert_pascal_context_459(tmp_path)

@@ -27,6 +27,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--out-split-file', help='default VOC2010/ImageSets/SegmentationContext459/val.txt'
     )
+    parser.add_argument('--labels-file', help="the release's labels.txt to check the class order")
     parser.add_argument('--skip-missing', action='store_true', help='skip ids without .mat')
     parser.add_argument('--nproc', type=int, default=1, help='worker processes')
     parser.add_argument('--overwrite', action='store_true', help='replace differing outputs')
@@ -42,6 +43,7 @@ def main(argv=None) -> int:
             split_file=args.split_file,
             out_dir=args.out_dir,
             out_split_file=args.out_split_file,
+            labels_file=args.labels_file,
             nproc=args.nproc,
             overwrite=args.overwrite,
             skip_missing=args.skip_missing,

@@ -8,7 +8,8 @@ Input layout (``VOCdevkit/VOC2010`` with the PASCAL Context ``trainval.tar.gz`` 
       or VOC2010/ImageSets/Main/val.txt             # the same 5105 VOC2010 val ids
 
 Labels ``1..459`` (the order of ``labels.txt`` / ``PC459_CLASSES``) become ``0..458``; 0 becomes
-65535 (ignore). Output::
+65535 (ignore). If the release's ``labels.txt`` ("1: accordion" lines) is given or found in the
+VOC2010 or ``trainval`` directory, it is checked against ``PC459_CLASSES`` first. Output::
 
     VOC2010/SegmentationClassContext459/<id>.png            # uint16
     VOC2010/ImageSets/SegmentationContext459/val.txt        # the converted ids
@@ -63,6 +64,29 @@ def convert_one(image_id: str, *, mat_dir: Path, out_dir: Path, overwrite: bool)
     return write_label(out_dir / f'{image_id}.png', labels, overwrite=overwrite)
 
 
+def check_labels_file(labels_file: Path) -> None:
+    """Check a PASCAL Context ``labels.txt`` ("<k>: <name>" lines) against ``PC459_CLASSES``.
+
+    Raises:
+        ValueError: A line cannot be parsed, or the names or their order differ.
+    """
+    names = {}
+    for line in labels_file.read_text().splitlines():
+        if not line.strip():
+            continue
+        index, sep, name = line.partition(':')
+        if not sep or not index.strip().isdigit():
+            raise ValueError(f'{labels_file}: cannot parse the line {line!r} (expected "k: name").')
+        names[int(index)] = name.strip()
+    found = [names.get(k) for k in range(1, len(PC459_CLASSES) + 1)]
+    diffs = [(k, f, c) for k, (f, c) in enumerate(zip(found, PC459_CLASSES), start=1) if f != c]
+    if diffs or len(names) != len(PC459_CLASSES):
+        raise ValueError(
+            f'{labels_file} does not match the PC-459 class list ({len(names)} names; '
+            f'first differences (k, file, ours): {diffs[:5]}); the label ids would be wrong.'
+        )
+
+
 def read_ids(split_file: Path) -> list[str]:
     return [line.strip() for line in split_file.read_text().splitlines() if line.strip()]
 
@@ -74,6 +98,7 @@ def convert_pascal_context_459(
     split_file: str | Path | None = None,
     out_dir: str | Path | None = None,
     out_split_file: str | Path | None = None,
+    labels_file: str | Path | None = None,
     nproc: int = 1,
     overwrite: bool = False,
     skip_missing: bool = False,
@@ -87,6 +112,8 @@ def convert_pascal_context_459(
         out_dir: Label output directory (default ``<voc_root>/SegmentationClassContext459``).
         out_split_file: List of converted ids (default
             ``<voc_root>/ImageSets/SegmentationContext459/val.txt``).
+        labels_file: The release's ``labels.txt`` to check the class order against (default:
+            ``labels.txt`` in ``voc_root`` or ``mat_dir`` if present).
         nproc: Worker processes.
         overwrite: Replace existing outputs that differ (else such a file is an error).
         skip_missing: Skip ids without a ``.mat`` file (else that is an error).
@@ -110,6 +137,12 @@ def convert_pascal_context_459(
         raise FileNotFoundError(
             f'{mat_dir} not found: unpack the PASCAL Context trainval.tar.gz (.mat files) there.'
         )
+    if labels_file is None:
+        labels_file = next(
+            (p for p in (voc_root / 'labels.txt', mat_dir / 'labels.txt') if p.is_file()), None
+        )
+    if labels_file is not None:
+        check_labels_file(Path(labels_file))
     ids = read_ids(Path(split_file))
     missing = [i for i in ids if not (mat_dir / f'{i}.mat').is_file()]
     if missing and not skip_missing:
