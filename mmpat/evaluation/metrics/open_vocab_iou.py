@@ -15,6 +15,10 @@ from mmseg.registry import METRICS
 from prettytable import PrettyTable
 
 
+def _to_float64(area: Any) -> np.ndarray:
+    return (area.numpy() if torch.is_tensor(area) else np.asarray(area)).astype(np.float64)
+
+
 @METRICS.register_module()
 class OpenVocabIoUMetric(IoUMetric):
     """IoU per class, mIoU over all, seen and unseen classes, and hIoU.
@@ -142,9 +146,9 @@ class OpenVocabIoUMetric(IoUMetric):
         logger: MMLogger = MMLogger.get_current_instance()
         if self.format_only:
             return OrderedDict()
-        areas = [sum(part) for part in zip(*results)]
+        # Sum in float64: float32 pixel counts stop being exact above 2**24 per class.
         intersect, union, pred_area, label_area = (
-            a.numpy() if torch.is_tensor(a) else np.asarray(a) for a in areas
+            sum(_to_float64(a) for a in part) for part in zip(*results)
         )
         parts = self.split()
         with np.errstate(divide='ignore', invalid='ignore'):
