@@ -31,8 +31,8 @@ from mmpat.compat import load_checkpoint_file
 
 from .presets import CLIP_PRESETS, get_clip_preset
 
-# Non-weight entries of OpenAI's TorchScript archives.
-_OPENAI_EXTRA_KEYS = ('input_resolution', 'context_length', 'vocab_size')
+# Non-weight entries of OpenAI's TorchScript archives (and traced open_clip models' masks).
+_OPENAI_EXTRA_KEYS = ('input_resolution', 'context_length', 'vocab_size', 'attn_mask')
 _WRAPPER_KEYS = ('state_dict', 'model', 'module', 'params')
 
 
@@ -61,7 +61,9 @@ def _read_file(path: str) -> Any:
     if path.endswith('.pt'):
         # OpenAI's releases are TorchScript archives; a plain torch.save .pt falls through.
         try:
-            return torch.jit.load(path, map_location='cpu').state_dict()
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore', FutureWarning)  # "torch.jit.load is deprecated"
+                return torch.jit.load(path, map_location='cpu').state_dict()
         except RuntimeError:
             pass
     return load_checkpoint_file(path, map_location='cpu')
