@@ -12,7 +12,7 @@ import pytest
 import scipy.io
 from PIL import Image
 
-from mmpat.datasets.class_names import ADE847_ADE_IDS
+from mmpat.datasets.class_names import ADE847_ADE_IDS, ADE847_CANONICAL_NAMES
 from mmpat.datasets.converters import (
     OutputExistsError,
     convert_ade20k_full,
@@ -69,8 +69,12 @@ def make_ade_release(root: Path, *, with_index: bool, size=(6, 8)) -> dict[str, 
         folders.append(f'ADE20K_2021_17_01/images/ADE/{split}/cultural/scene')
         names.append(f'{stem}.jpg')
     if with_index:
+        object_names = ['-'] * 3200
+        for ade_id, name in zip(ADE847_ADE_IDS, ADE847_CANONICAL_NAMES):
+            object_names[ade_id - 1] = name  # class value v names objectnames[v - 1]
+        index = {'folder': folders, 'filename': names, 'objectnames': object_names}
         with open(release / 'index_ade20k.pkl', 'wb') as f:
-            pickle.dump({'folder': folders, 'filename': names, 'objectnames': ['-']}, f)
+            pickle.dump(index, f)
     return expected
 
 
@@ -117,6 +121,17 @@ def test_ade20k_full_refuses_to_overwrite_different_output(tmp_path):
     assert read(label_path).max() == 0  # untouched
     convert_ade20k_full(src, out, overwrite=True)
     assert read(label_path).max() == 65535
+
+
+def test_ade20k_full_checks_object_names(tmp_path):
+    make_ade_release(tmp_path, with_index=True)
+    index_file = tmp_path / 'ADE20K_2021_17_01' / 'index_ade20k.pkl'
+    index = pickle.loads(index_file.read_bytes())
+    index['objectnames'] = ['-'] + index['objectnames'][:-1]  # numbering shifted by one
+    index_file.write_bytes(pickle.dumps(index))
+    with pytest.raises(ValueError, match='do not fit the A-847 ids'):
+        convert_ade20k_full(tmp_path / 'ADE20K_2021_17_01', tmp_path / 'out')
+    convert_ade20k_full(tmp_path / 'ADE20K_2021_17_01', tmp_path / 'out', check_names=False)
 
 
 def test_ade20k_full_cli(tmp_path, capsys):

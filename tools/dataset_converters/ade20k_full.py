@@ -28,6 +28,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--max-short-side', type=int, default=512, help='resize larger images (0: never)'
     )
     parser.add_argument('--label-suffix', default='.png', choices=['.png', '.tif'])
+    parser.add_argument(
+        '--no-name-check', action='store_true', help='skip the index_ade20k.pkl name check'
+    )
     parser.add_argument('--nproc', type=int, default=1, help='worker processes')
     parser.add_argument('--overwrite', action='store_true', help='replace differing outputs')
     return parser.parse_args(argv)
@@ -44,6 +47,7 @@ def main(argv=None) -> int:
             nproc=args.nproc,
             overwrite=args.overwrite,
             label_suffix=args.label_suffix,
+            check_names=not args.no_name_check,
         )
     except (FileNotFoundError, OutputExistsError, ValueError) as error:
         print(f'error: {error}', file=sys.stderr)

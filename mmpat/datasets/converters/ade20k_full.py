@@ -10,7 +10,10 @@ Input layout (the ``ADE20K_2021_17_01`` release, as unpacked)::
 
 Each ``*_seg.png`` encodes the object class of a pixel as ``R // 10 * 256 + G`` (B holds the
 instance). That value is the ADE object id of ``ADE847_ADE_IDS``; the i-th id becomes label i,
-every other id (and 0, unlabelled) 65535. The split is read from the file name
+every other id (and 0, unlabelled) 65535. When ``index_ade20k.pkl`` is present, its
+``objectnames`` (class value ``v`` is ``objectnames[v - 1]``; 0 is unlabelled) are checked against
+the table's names first: a release with another numbering is refused rather than mislabelled.
+The split is read from the file name
 (``ADE_val_*`` -> validation). Like the common preparation (MaskFormer, reused by SAN / CAT-Seg),
 an image whose shorter side exceeds ``max_short_side`` (512) is resized to it (image bilinear,
 label nearest) and re-saved as JPEG (PIL quality 75).
@@ -25,13 +28,14 @@ from __future__ import annotations
 
 import functools
 import pickle
+import warnings
 from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image
 
-from ..class_names import ADE847_ADE_IDS
+from ..class_names import ADE847_ADE_IDS, ADE847_CANONICAL_NAMES
 from .common import run_parallel, summarise, write_image, write_label
 
 IGNORE = 65535
@@ -80,12 +84,43 @@ def split_of(filename: str) -> str:
     return 'validation' if len(parts) > 1 and parts[1] == 'val' else 'training'
 
 
-def list_images(src: Path) -> list[Path]:
+def check_object_names(object_names: list[str], *, tolerance: float = 0.5) -> list[tuple]:
+    """Compare the release's ``objectnames`` with the A-847 table (value ``v`` -> ``[v - 1]``).
+
+    Args:
+        object_names: ``index_ade20k['objectnames']``.
+        tolerance: Largest fraction of differing names accepted (with a warning).
+
+    Returns:
+        list[tuple]: ``(ade_id, release name, table name)`` of the differing classes.
+
+    Raises:
+        ValueError: More than ``tolerance`` of the 847 names differ (another numbering).
+    """
+    diffs = []
+    for ade_id, name in zip(ADE847_ADE_IDS, ADE847_CANONICAL_NAMES):
+        found = object_names[ade_id - 1] if ade_id - 1 < len(object_names) else None
+        if found is None or str(found).strip() != name:
+            diffs.append((ade_id, found, name))
+    if len(diffs) > tolerance * len(ADE847_ADE_IDS):
+        raise ValueError(
+            f'index_ade20k.pkl object names do not fit the A-847 ids ({len(diffs)} of 847 differ, '
+            f'e.g. {diffs[:3]}): is this the ADE20K_2021_17_01 release? (--no-name-check skips)'
+        )
+    if diffs:
+        message = f'{len(diffs)} A-847 class names differ in index_ade20k.pkl: {diffs[:5]}'
+        warnings.warn(message, stacklevel=2)
+    return diffs
+
+
+def list_images(src: Path, *, check_names: bool = True) -> list[Path]:
     """The ``.jpg`` images of the release: from ``index_ade20k.pkl`` if present, else a scan."""
     index_file = src / 'index_ade20k.pkl'
     if index_file.is_file():
         with open(index_file, 'rb') as f:
             index = pickle.load(f)
+        if check_names and 'objectnames' in index:
+            check_object_names(list(index['objectnames']))
         paths = []
         for folder, name in zip(index['folder'], index['filename']):
             folder = Path(folder)
@@ -138,6 +173,7 @@ def convert_ade20k_full(
     nproc: int = 1,
     overwrite: bool = False,
     label_suffix: str = '.png',
+    check_names: bool = True,
 ) -> dict[str, list[str]]:
     """Convert the ADE20K full release to A-847 label maps.
 
@@ -149,6 +185,7 @@ def convert_ade20k_full(
         nproc: Worker processes.
         overwrite: Replace existing outputs that differ (else such a file is an error).
         label_suffix: '.png' (default) or '.tif' (16-bit either way).
+        check_names: Check ``index_ade20k.pkl`` object names against the A-847 table.
 
     Returns:
         dict[str, list[str]]: Per split, the write status of each label map.
@@ -157,7 +194,7 @@ def convert_ade20k_full(
     unknown = set(splits) - set(SPLITS)
     if unknown:
         raise ValueError(f'Unknown splits {sorted(unknown)}; choose from {SPLITS}.')
-    images = [p for p in list_images(src) if split_of(p.name) in splits]
+    images = [p for p in list_images(src, check_names=check_names) if split_of(p.name) in splits]
     results: dict[str, list[str]] = {}
     for split in splits:
         todo = [p for p in images if split_of(p.name) == split]
