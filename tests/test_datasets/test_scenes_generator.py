@@ -59,7 +59,7 @@ def test_same_seed_same_bytes_other_seed_differs(scenes, tmp_path):
 def test_layout_and_meta(scenes):
     meta = json.loads((scenes / 'meta.json').read_text())
     assert meta['args'] == dict(seed=0, **TINY)
-    assert meta['generator_version'] == '1'
+    assert meta['generator_version'] == '2'
     assert meta['classes'][0] == 'background'
     assert len(meta['classes']) == 1 + len(COLOURS) * len(SHAPES) >= 31
     assert len(meta['palette']) == len(meta['classes'])
@@ -160,8 +160,8 @@ def test_captions_teach_words_separately():
         scene, captions = generate_one(0, 'pretrain', i, 48, seen, unseen)
         text = ' | '.join(captions)
         for obj in scene.objects:  # every object's words, alone and composed
-            assert f'a {obj.colour} object' in text
-            assert f'a {obj.shape}' in text
+            assert f'{obj.colour} object' in captions[3]  # colour alone
+            assert obj.shape in captions[4] and obj.colour not in captions[4]  # shape alone
             assert f'a {obj.shape} that is {obj.colour}' in text
             assert f'a {obj.name}' in text
         if len(scene.objects) == 1:
@@ -170,6 +170,9 @@ def test_captions_teach_words_separately():
         else:
             multis += 1
             assert ' and ' in captions[0]
+            shapes = [o.shape for o in scene.objects]
+            if len(set(shapes)) < len(shapes):  # counted and plural: 'two crosses'
+                assert 'two ' in captions[4]
     assert singles and multis
 
 

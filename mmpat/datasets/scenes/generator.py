@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-GENERATOR_VERSION = '1'
+GENERATOR_VERSION = '2'  # bump whenever the written files change
 
 COLOURS: dict[str, tuple[int, int, int]] = {
     'red': (215, 35, 35),
@@ -364,12 +364,25 @@ def _join(parts: list[str]) -> str:
     return ', '.join(parts[:-1]) + ' and ' + parts[-1]
 
 
+def _plural(phrase: str) -> str:
+    return phrase + ('es' if phrase.endswith(('s', 'x', 'ch', 'sh')) else 's')
+
+
+def _counted(phrases: list[str]) -> list[str]:
+    """``['a circle', 'two crosses']`` from ``['circle', 'cross', 'cross']`` (first-seen order)."""
+    counts: dict[str, int] = {}
+    for phrase in phrases:
+        counts[phrase] = counts.get(phrase, 0) + 1
+    return [_a(p) if c == 1 else f'{_NUM_WORDS[c]} {_plural(p)}' for p, c in counts.items()]
+
+
 def make_captions(objects: list[SceneObject], rng: np.random.Generator) -> list[str]:
     """Several phrasings of one scene.
 
     Besides full names ("a red circle and a blue star"), captions name colours alone
-    ("a red object"), shapes alone ("a circle") and reversed compositions ("a circle that is
-    red"), so a contrastive text encoder learns each word and can compose unseen pairs. The
+    ("a red object", "two red objects"), shapes alone ("a circle") and reversed compositions
+    ("a circle that is red"), so a contrastive text encoder learns each word and can compose
+    unseen pairs. The
     phrase ``'a photo of a {name}.'`` (the zero-shot prompt) occurs for single objects.
 
     Args:
@@ -386,8 +399,8 @@ def make_captions(objects: list[SceneObject], rng: np.random.Generator) -> list[
         _join(full),
         f'a photo of {_join(full)}.',
         _join([f'{_a(o.shape)} that is {o.colour}' for o in order]),
-        _join([f'{_a(o.colour)} object' for o in order]),
-        _join([_a(o.shape) for o in order]),
+        _join(_counted([f'{o.colour} object' for o in order])),
+        _join(_counted([o.shape for o in order])),
         _join([f'{_a(o.shape)} coloured {o.colour}' for o in order]),
         f'{_NUM_WORDS[n]} shape{"s" if n > 1 else ""}: {_join(full)}',
         f'there is {_a(order[0].name)} in this picture.',
