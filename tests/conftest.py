@@ -9,3 +9,8 @@ for path in (ROOT, ROOT / 'tests'):  # the repo (tools, configs) and the shared 
         sys.path.insert(0, str(path))
 
 import mmpat  # noqa: E402,F401  (compat layer first)
+
+from mmseg.utils import register_all_modules  # noqa: E402
+
+# Build mmseg parts by plain names (as configs with default_scope='mmseg' do).
+register_all_modules(init_default_scope=True)

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
+from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 from PIL import Image, UnidentifiedImageError
 
@@ -96,6 +97,7 @@ class OpenVocabInferencer:
             config.merge_from_dict(cfg_options)
         self.cfg = config
         self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+        init_default_scope(config.get('default_scope', 'mmseg'))
         self.model = MODELS.build(config.model)
         if checkpoint is not None:
             load_model_weights(self.model, checkpoint)

@@ -43,6 +43,18 @@ def _check_hook(_) -> None:
 
 CASES = [
     ModuleCase(
+        cfg=dict(
+            type='OpenVocabEncoderDecoder',
+            backbone=dict(type='CLIPPyramid', preset='ViT-test', out_indices=(1, 2)),
+            text_encoder=dict(type='OpenCLIPTextEncoder', preset='ViT-test', templates='simple'),
+            decode_head=dict(type='DenseCLIPHead', learnable_scale=True),
+            class_names=['cat', 'dog, puppy', 'sky'],
+        ),
+        method='_forward',
+        make_inputs=lambda: ((torch.randn(2, 3, 32, 32),), {}),
+        check=lambda out: out.shape == (2, 3, 4, 4) or (_ for _ in ()).throw(AssertionError),
+    ),
+    ModuleCase(
         cfg=dict(type='DenseCLIPHead', num_classes=3, key_smoothing=True, denoise_threshold=0.1),
         make_inputs=_dense_inputs,
         check=_check_dense,

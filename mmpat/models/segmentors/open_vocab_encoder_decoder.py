@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from mmengine.config import ConfigDict
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 from torch import Tensor
@@ -49,6 +50,8 @@ class OpenVocabEncoderDecoder(EncoderDecoder):
         pretrained: str | None = None,
         init_cfg: dict | None = None,
     ) -> None:
+        # mmseg reads test_cfg.mode: accept plain dicts too (built from Python, not a config).
+        test_cfg = ConfigDict(test_cfg) if test_cfg is not None else None
         super().__init__(
             backbone=backbone,
             decode_head=decode_head,

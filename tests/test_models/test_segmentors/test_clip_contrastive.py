@@ -1,0 +1,125 @@
+"""CLIPContrastive: the InfoNCE against an explicit per-pair computation, the model's loss
+against its own encoders, the forward modes and clear errors."""
+
+from __future__ import annotations
+
+import math
+
+import open_clip
+import pytest
+import torch
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+
+from mmpat.models.segmentors.clip_contrastive import clip_contrastive_loss, gather_features
+
+CAPTIONS = ['a red circle', 'a blue star and a green cross', 'a white square', 'a yellow object']
+
+
+def reference_infonce(img: torch.Tensor, txt: torch.Tensor, scale: float) -> float:
+    """Per-pair python loops: -log softmax of the matching pair, both directions, averaged."""
+    n = img.shape[0]
+    sim = [[scale * float(img[i] @ txt[j]) for j in range(n)] for i in range(n)]
+    i2t = [-(sim[i][i] - math.log(sum(math.exp(s) for s in sim[i]))) for i in range(n)]
+    col = [[sim[i][j] for i in range(n)] for j in range(n)]
+    t2i = [-(col[j][j] - math.log(sum(math.exp(s) for s in col[j]))) for j in range(n)]
+    return 0.5 * (sum(i2t) / n + sum(t2i) / n)
+
+
+def samples(captions=CAPTIONS) -> list[SegDataSample]:
+    out = []
+    for caption in captions:
+        sample = SegDataSample()
+        sample.set_metainfo(dict(caption=caption, captions=[caption]))
+        out.append(sample)
+    return out
+
+
+@pytest.fixture
+def model():
+    torch.manual_seed(0)
+    return MODELS.build(dict(type='CLIPContrastive', preset='ViT-test'))
+
+
+def test_infonce_matches_reference():
+    torch.manual_seed(0)
+    img = torch.nn.functional.normalize(torch.randn(5, 8), dim=1)
+    txt = torch.nn.functional.normalize(torch.randn(5, 8), dim=1)
+    loss = clip_contrastive_loss(img, txt, torch.tensor(7.5))
+    assert loss.item() == pytest.approx(reference_infonce(img, txt, 7.5), rel=1e-5)
+    # A slice of a gathered batch: only the local rows are scored, against all columns.
+    part = clip_contrastive_loss(img, txt, torch.tensor(7.5), offset=2, local_batch=2)
+    sim = 7.5 * img @ txt.T
+    labels = torch.tensor([2, 3])
+    expected = 0.5 * (
+        torch.nn.functional.cross_entropy(sim[2:4], labels)
+        + torch.nn.functional.cross_entropy(sim.T[2:4], labels)
+    )
+    assert part.item() == pytest.approx(expected.item(), rel=1e-5)
+    # Perfectly aligned, well separated pairs give a near-zero loss.
+    eye = torch.eye(5, 8)
+    assert clip_contrastive_loss(eye, eye, torch.tensor(100.0)).item() < 1e-6
+
+
+def test_gather_without_distributed_is_identity():
+    x = torch.randn(3, 4)
+    out, offset = gather_features(x)
+    assert out is x and offset == 0
+
+
+def test_loss_mode_equals_reference_and_trains(model):
+    inputs = torch.randn(4, 3, 32, 32)
+    losses = model(inputs, samples(), mode='loss')
+    assert set(losses) == {'loss_itc', 'logit_scale'}
+    with torch.no_grad():
+        img = model.clip.encode_image(inputs, normalize=True)
+        tokens = open_clip.tokenize(CAPTIONS, context_length=77)
+        txt = model.clip.encode_text(tokens, normalize=True)
+    scale = model.clip.logit_scale.exp().item()
+    assert losses['logit_scale'].item() == pytest.approx(1 / 0.07, rel=1e-4)
+    assert losses['loss_itc'].item() == pytest.approx(reference_infonce(img, txt, scale), rel=1e-4)
+    losses['loss_itc'].backward()
+    assert model.clip.logit_scale.grad is not None
+    assert model.clip.visual.conv1.weight.grad.abs().sum() > 0
+    assert model.clip.token_embedding.weight.grad.abs().sum() > 0
+
+
+def test_temperature_is_clamped(model):
+    with torch.no_grad():
+        model.clip.logit_scale.fill_(10.0)  # exp(10) >> 100
+    assert model.logit_scale().item() == pytest.approx(100.0)
+    losses = model(torch.randn(2, 3, 32, 32), samples(CAPTIONS[:2]), mode='loss')
+    losses['loss_itc'].backward()
+    assert model.clip.logit_scale.grad.item() == 0.0  # no push beyond the clamp
+
+
+def test_tensor_and_predict_modes(model):
+    inputs = torch.randn(3, 3, 32, 32)
+    model.eval()
+    img, txt = model(inputs, samples(CAPTIONS[:3]), mode='tensor')
+    assert img.shape == (3, 32) and txt.shape == (3, 32)
+    torch.testing.assert_close(img.norm(dim=1), torch.ones(3))
+    out = model(inputs, samples(CAPTIONS[:3]), mode='predict')
+    scores = torch.stack([s.itc_scores for s in out])
+    torch.testing.assert_close(scores, model.logit_scale() * img @ txt.T)
+    torch.testing.assert_close(out[1].image_embed, img[1])
+
+
+def test_data_preprocessor_normalises_like_clip(model):
+    raw = [torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8) for _ in range(2)]
+    data = model.data_preprocessor(dict(inputs=raw, data_samples=samples(CAPTIONS[:2])), True)
+    rgb = torch.stack(raw).flip(1).float() / 255  # BGR (as loaded by mmcv) -> RGB
+    mean = torch.tensor([0.48145466, 0.4578275, 0.40821073]).view(1, 3, 1, 1)
+    std = torch.tensor([0.26862954, 0.26130258, 0.27577711]).view(1, 3, 1, 1)
+    torch.testing.assert_close(data['inputs'], (rgb - mean) / std, atol=1e-4, rtol=1e-4)
+
+
+def test_clear_errors(model):
+    with pytest.raises(KeyError, match='caption'):
+        model(torch.randn(1, 3, 32, 32), [SegDataSample()], mode='loss')
+    with pytest.raises(ValueError, match='preset image size'):
+        model(torch.randn(1, 3, 40, 40), samples(CAPTIONS[:1]), mode='loss')
+    with pytest.raises(ValueError, match='Invalid mode'):
+        model(torch.randn(1, 3, 32, 32), samples(CAPTIONS[:1]), mode='nope')
+    with pytest.raises(KeyError, match='Unknown CLIP preset'):
+        MODELS.build(dict(type='CLIPContrastive', preset='ViT-nope'))

@@ -1,0 +1,120 @@
+"""The main job: the offline open-vocabulary benchmark on generated scenes, end to end.
+
+1. generate the scenes (``data/scenes``; skipped when present with the same arguments);
+2. pretrain the tiny CLIP on the scene captions if its weights are absent;
+3. report the tiny CLIP's zero-shot classification accuracy (seen / unseen);
+4. evaluate the training-free dense-CLIP segmentor on ``val`` (mIoU all/seen/unseen, hIoU);
+5. write an overlay of a validation image segmented with the scenes' vocabulary.
+
+Usage:
+    python tools/run_offline_benchmark.py [--data data/scenes] [--work-dir work_dirs/offline_benchmark]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CLIP_CONFIG = ROOT / 'configs/clip/clip-tiny_scenes.py'
+DENSE_CLIP_CONFIG = ROOT / 'configs/dense_clip/dense-clip_vit-scenes-tiny_scenes.py'
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--data', default='data/scenes', help='scenes folder')
+    parser.add_argument('--clip-dir', default='work_dirs/clip-tiny_scenes', help='tiny CLIP dir')
+    parser.add_argument('--work-dir', default='work_dirs/offline_benchmark', help='outputs')
+    parser.add_argument('--seed', type=int, default=0, help='scene generator seed')
+    return parser.parse_args()
+
+
+def step(title: str) -> float:
+    print(f'\n=== {title} ===', flush=True)
+    return time.time()
+
+
+def run_tool(args: list[str]) -> None:
+    command = [sys.executable, *args]
+    print('$', ' '.join(command), flush=True)
+    subprocess.run(command, cwd=ROOT, check=True)
+
+
+def latest_metrics(work_dir: Path) -> dict:
+    """The metrics mmengine wrote for the last test run in ``work_dir``."""
+    runs = sorted(p for p in work_dir.iterdir() if p.is_dir() and (p / f'{p.name}.json').is_file())
+    if not runs:
+        raise FileNotFoundError(f'no metrics json under {work_dir}')
+    return json.loads((runs[-1] / f'{runs[-1].name}.json').read_text())
+
+
+def main() -> None:
+    args = parse_args()
+    import mmpat  # noqa: F401
+    from mmpat.datasets.scenes import generate_scenes
+
+    data, clip_dir, work_dir = (ROOT / args.data, ROOT / args.clip_dir, ROOT / args.work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    summary: dict = {}
+
+    started = step('1. scenes')
+    meta = generate_scenes(str(data), seed=args.seed)
+    summary['scenes'] = dict(path=str(data), classes=len(meta['classes']),
+                             unseen=meta['unseen'], seconds=round(time.time() - started, 1))
+
+    started = step('2. tiny CLIP pretraining')
+    weights = clip_dir / 'clip_tiny.pth'
+    if weights.is_file():
+        print(f'found {weights}, skipping pretraining (delete it to retrain)')
+    else:
+        run_tool(['tools/train.py', str(CLIP_CONFIG), '--work-dir', str(clip_dir),
+                  '--cfg-options', f'train_dataloader.dataset.data_root={data}'])
+    summary['clip'] = dict(weights=str(weights), seconds=round(time.time() - started, 1))
+
+    step('3. tiny CLIP zero-shot classification (dominant object, val)')
+    from mmpat.evaluation.clip_zeroshot_cls import evaluate_zero_shot_classification
+
+    accuracy = evaluate_zero_shot_classification(str(weights), str(data))
+    summary['clip']['zero_shot_classification'] = accuracy
+    print(json.dumps(accuracy, indent=2))
+
+    started = step('4. dense-CLIP zero-shot segmentation (val)')
+    test_dir = work_dir / 'dense_clip'
+    run_tool(['tools/test.py', str(DENSE_CLIP_CONFIG), '--work-dir', str(test_dir),
+              '--cfg-options', f'model.backbone.pretrained={weights}',
+              f'model.text_encoder.pretrained={weights}',
+              f'test_dataloader.dataset.data_root={data}'])
+    metrics = latest_metrics(test_dir)
+    summary['dense_clip'] = dict(metrics=metrics, seconds=round(time.time() - started, 1))
+
+    step('5. overlay of a validation image')
+    from mmpat.apis import OpenVocabInferencer
+
+    image = sorted((data / 'img_dir/val').glob('*.png'))[0]
+    inferencer = OpenVocabInferencer(
+        str(DENSE_CLIP_CONFIG), device='cpu',
+        cfg_options={'model.backbone.pretrained': str(weights),
+                     'model.text_encoder.pretrained': str(weights)},
+    )
+    overlay = work_dir / 'overlay_val.png'
+    inferencer(str(image), list(meta['classes']), out_file=str(overlay))
+
+    (work_dir / 'summary.json').write_text(json.dumps(summary, indent=2))
+    print('\n=== results ===')
+    for key in ('mIoU', 'mIoU_seen', 'mIoU_unseen', 'hIoU'):
+        value = next((v for k, v in metrics.items() if k.endswith(key)), None)
+        print(f'dense-CLIP {key:12s} {value}')
+    print(f'scenes:   {data}')
+    print(f'tiny CLIP {weights}')
+    print(f'overlay:  {overlay} (image {image.name})')
+    print(f'summary:  {work_dir / "summary.json"}')
+
+
+if __name__ == '__main__':
+    main()
