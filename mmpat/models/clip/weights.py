@@ -206,6 +206,34 @@ def _likely_cause(missing: list[str], unexpected: list[str]) -> str:
     return 'an incomplete file'
 
 
+def read_clip_file(path: str) -> dict[str, torch.Tensor]:
+    """Read any supported CLIP weights file into open_clip's key layout (no preset check).
+
+    Args:
+        path: Local weights file (see the module docstring for the formats).
+
+    Returns:
+        dict: open_clip-layout state dict (floating tensors as float32).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: Unreadable file or no state dict in it.
+    """
+    path = osp.expanduser(str(path))
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'CLIP weights file {path!r} not found. Give a local OpenAI .pt, open_clip '
+            '.bin/.safetensors or a file converted with tools/model_converters/clip2mmpat.py '
+            'as `pretrained=`, or pretrained=None for random weights.'
+        )
+    state = _unwrap(_read_file(path), path)
+    if _is_hf_layout(state):
+        state = convert_hf_clip_state_dict(state)
+    for key in _OPENAI_EXTRA_KEYS:
+        state.pop(key, None)
+    return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+
+
 def load_clip_state_dict(path: str, preset: str | dict[str, Any]) -> dict[str, torch.Tensor]:
     """Read CLIP weights from a local file and check them against a preset.
 
@@ -224,20 +252,9 @@ def load_clip_state_dict(path: str, preset: str | dict[str, Any]) -> dict[str, t
             of another shape than the preset (the message lists them and a preset that fits).
     """
     path = osp.expanduser(str(path))
-    if not osp.isfile(path):
-        raise FileNotFoundError(
-            f'CLIP weights file {path!r} not found. Give a local OpenAI .pt, open_clip '
-            '.bin/.safetensors or a file converted with tools/model_converters/clip2mmpat.py '
-            'as `pretrained=`, or pretrained=None for random weights.'
-        )
-    _check_sidecar(path, preset)
-    state = _unwrap(_read_file(path), path)
-    if _is_hf_layout(state):
-        state = convert_hf_clip_state_dict(state)
-    for key in _OPENAI_EXTRA_KEYS:
-        state.pop(key, None)
-    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
-
+    if osp.isfile(path):
+        _check_sidecar(path, preset)
+    state = read_clip_file(path)
     shapes = _meta_state_shapes(preset)
     common = set(state) & set(shapes)
     if not common:
