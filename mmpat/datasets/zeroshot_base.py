@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mmseg.datasets import BaseSegDataset
-
 
 def primary_name(name: str | Sequence[str]) -> str:
     """First synonym of a class entry ("dog, puppy" -> "dog"; ["dog", "puppy"] -> "dog")."""
@@ -84,7 +82,6 @@ class ZeroShotDatasetMixin:
 
     def __init__(self, *args, lazy_init: bool = False, **kwargs) -> None:
         super().__init__(*args, lazy_init=True, **kwargs)
-        self: BaseSegDataset
         classes = self._metainfo.get('classes')
         self.label_map = label_map_for(self.METAINFO.get('classes'), classes, self.ignore_index)
         self._metainfo['label_map'] = self.label_map

@@ -86,13 +86,17 @@ class LoadAnnotationsUint16(BaseTransform):
                 f'LoadAnnotationsUint16(reduce_zero_label={reduce}) disagrees with the dataset '
                 f'(reduce_zero_label={results["reduce_zero_label"]}); set it on the dataset only.'
             )
+        label_map = results.get('label_map')
+        if not reduce and not label_map:
+            results['gt_seg_map'] = seg
+            results.setdefault('seg_fields', []).append('gt_seg_map')
+            return results
         # One lookup table over all 65536 values does the shift and the label map at once.
         lut = np.arange(UINT16_MAX + 1, dtype=np.int64)
         if reduce:
             lut = lut - 1
             lut[0] = self.ignore_index
             lut[self.ignore_index] = self.ignore_index
-        label_map = results.get('label_map')
         if label_map:
             remap = np.arange(UINT16_MAX + 1, dtype=np.int64)
             for old_id, new_id in label_map.items():
