@@ -1,6 +1,6 @@
 """Generated open-vocabulary scenes: coloured shapes on textured backgrounds.
 
-The offline benchmark of mmpat (see ``docs``/spec "benchmarks", section 2): classes are
+The offline open-vocabulary benchmark of mmpat (runs on a CPU in minutes): classes are
 compositions ``'<colour> <shape>'`` (6 colours x 5 shapes = 30) plus ``'background'``. One fifth
 of the compositions (6) are held out as *unseen*; every colour word and every shape word still
 occurs in seen classes, so a text encoder that learned the words can name the unseen
@@ -649,7 +649,19 @@ def generate_scenes(
     return dict(meta, skipped=False)
 
 
-def _write_split(out_dir, split, n, seed, size, seen, unseen, pool, bar) -> None:
+def _write_split(
+    out_dir: str,
+    split: str,
+    n: int,
+    seed: int,
+    size: int,
+    seen: list[str],
+    unseen: list[str],
+    pool: Any,
+    bar: Any,
+) -> None:
+    """Write the ``n`` images (and label maps, captions, object records) of one split, in
+    index order whatever the pool's scheduling."""
     img_dir = osp.join(out_dir, 'img_dir', split)
     ann_dir = osp.join(out_dir, 'ann_dir', split)
     os.makedirs(img_dir, exist_ok=True)
