@@ -12,6 +12,7 @@ from mmengine.config import Config, DictAction
 
 from mmpat.compat import TRUST_ENV, CheckpointError, configure_runtime
 
+from .ignore_index import check_ignore_index
 from .registry_errors import explain_registry_error
 
 
@@ -56,6 +57,7 @@ def load_config(args: argparse.Namespace) -> Config:
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     configure_runtime(cfg, args.launcher)
+    check_ignore_index(cfg)  # one ignore label end to end (16-bit benchmarks use 65535)
     return cfg
 
 
@@ -75,6 +77,10 @@ def friendly_errors():
     try:
         yield
     except (CheckpointError, FileNotFoundError) as error:
+        sys.exit(f'error: {error}')
+    except ValueError as error:
+        if 'ignore index' not in str(error):
+            raise
         sys.exit(f'error: {error}')
     except KeyError as error:
         message = explain_registry_error(error)

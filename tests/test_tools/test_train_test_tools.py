@@ -146,3 +146,22 @@ def test_missing_and_truncated_checkpoints_are_clear_errors(trained, tmp_path):
         check=False,
     )
     assert_clean_error(result, 'broken.pth', 'truncated or corrupted')
+
+
+def test_inconsistent_ignore_index_is_refused_before_training(tmp_path):
+    result = run(
+        [
+            *tool('train.py'),
+            str(CONFIG),
+            '--work-dir',
+            str(tmp_path),
+            '--cfg-options',
+            'model.decode_head.ignore_index=65535',
+        ],
+        cwd=tmp_path,
+        check=False,
+    )
+    assert_clean_error(
+        result, 'Inconsistent ignore index', 'model.decode_head.ignore_index = 65535'
+    )
+    assert not list(tmp_path.glob('*.pth'))
