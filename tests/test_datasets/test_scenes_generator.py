@@ -204,3 +204,24 @@ def test_cli(tmp_path):
     assert main(argv + ['--num-val', '3', '--no-progress']) == 2  # refused, clear message
     assert main(argv + ['--num-val', '3', '--no-progress', '--force']) == 0
     assert len(list((out / 'img_dir' / 'val').iterdir())) == 3
+
+
+def test_incomplete_and_interrupted_folders(tmp_path):
+    out = tmp_path / 'scenes'
+    generate_scenes(str(out), progress=False, **TINY)
+    before = tree_digest(out)
+    (out / 'ann_dir' / 'val' / '000009.png').unlink()
+    with pytest.raises(ScenesExistError, match='files are missing'):
+        generate_scenes(str(out), progress=False, **TINY)
+    # An interrupted run (marker, no meta.json) with the same arguments is written over ...
+    (out / 'meta.json').unlink()
+    (out / '.generating.json').write_text(json.dumps(dict(seed=0, **TINY)))
+    assert not generate_scenes(str(out), progress=False, **TINY)['skipped']
+    assert tree_digest(out) == before
+    # ... but not one with other arguments.
+    (out / 'meta.json').unlink()
+    (out / '.generating.json').write_text(json.dumps(dict(seed=0, **dict(TINY, size=64))))
+    with pytest.raises(ScenesExistError, match='unfinished generation with different arguments'):
+        generate_scenes(str(out), progress=False, **TINY)
+    with pytest.raises(ValueError, match='size must be at least 32'):
+        generate_scenes(str(tmp_path / 'small'), size=16, progress=False)
