@@ -130,7 +130,7 @@ def default_pipeline(key: str) -> list[dict]:
     default scope (the all-modules test builds outside a runner)."""
     loader = 'LoadAnnotationsUint16' if SPECS[key]['dtype'] == np.uint16 else 'LoadAnnotations'
     return [
-        dict(type='mmseg.LoadImageFromFile'),
+        dict(type='mmcv.LoadImageFromFile'),
         dict(type=f'mmseg.{loader}'),
         dict(type='mmseg.PackSegInputs'),
     ]

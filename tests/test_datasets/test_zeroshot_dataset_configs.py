@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
+from mmengine.registry import DefaultScope
 from mmseg.registry import DATASETS, METRICS
 from module_cases.zeroshot_datasets import expected_gt, fabricate
 
@@ -40,8 +40,8 @@ def test_base_dataset_config(tmp_path, name):
     labels = fabricate(tmp_path, key, num=1, size=(12, 16))
     dataset_cfg = cfg.test_dataloader.dataset.to_dict()
     dataset_cfg['data_root'] = str(tmp_path)
-    init_default_scope('mmseg')
-    dataset = DATASETS.build(dataset_cfg)
+    with DefaultScope.overwrite_default_scope('mmseg'):  # the config's default scope
+        dataset = DATASETS.build(dataset_cfg)
     item = dataset[0]
     assert tuple(item['inputs'].shape[1:]) == (short, round(16 * short / 12))
     gt = item['data_samples'].gt_sem_seg.data[0].numpy()
@@ -62,8 +62,8 @@ def test_wrong_metric_ignore_breaks_16bit_scores(tmp_path):
     fabricate(tmp_path, 'ade847', num=1)
     dataset_cfg = cfg.test_dataloader.dataset.to_dict()
     dataset_cfg['data_root'] = str(tmp_path)
-    init_default_scope('mmseg')
-    dataset = DATASETS.build(dataset_cfg)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        dataset = DATASETS.build(dataset_cfg)
     gt = dataset[0]['data_samples'].gt_sem_seg.data[0].numpy()
     pred = np.where(gt == 65535, 0, gt)
     wrong = METRICS.build(dict(type='OpenVocabIoUMetric', ignore_index=255))

@@ -117,7 +117,7 @@ def test_16bit_labels_through_training_transforms(tmp_path):
     """Resize (nearest), RandomCrop with the 16-bit ignore, flip and padding keep the ids."""
     labels = fabricate(tmp_path, 'ade847', num=1, size=(8, 10))['img_000'].astype(np.int64)
     pipeline = [
-        dict(type='mmseg.LoadImageFromFile'),
+        dict(type='mmcv.LoadImageFromFile'),
         dict(type='mmseg.LoadAnnotationsUint16'),
         dict(type='mmseg.Resize', scale=(20, 16), keep_ratio=False),  # exactly x2
         dict(type='mmseg.RandomFlip', prob=1.0, direction='horizontal'),
