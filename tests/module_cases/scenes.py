@@ -1,6 +1,6 @@
 """Cases for the scenes benchmark modules: ScenesDataset, ImageCaptionDataset,
-PackImageCaption and OpenVocabIoUMetric (tiny scenes generated into a temp dir; pipeline types
-are scoped, since the all-modules test builds outside a runner)."""
+PackImageCaption and OpenVocabIoUMetric (tiny scenes generated into a temp dir). Pipelines are
+given as transform objects, so the cases build with or without a default registry scope."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from mmcv.transforms import LoadImageFromFile
+from mmseg.datasets.transforms import LoadAnnotations, PackSegInputs
 
 from mmpat.datasets.scenes import generate_scenes
+from mmpat.datasets.transforms import PackImageCaption
 
 from . import ModuleCase
 
@@ -51,11 +54,7 @@ CASES = [
             type='ScenesDataset',
             data_root=str(_ROOT),
             split='val',
-            pipeline=[
-                dict(type='mmseg.LoadImageFromFile'),
-                dict(type='mmseg.LoadAnnotations'),
-                dict(type='mmseg.PackSegInputs'),
-            ],
+            pipeline=[LoadImageFromFile(), LoadAnnotations(), PackSegInputs()],
         ),
         make_inputs=lambda: ((1,), {}),
         method='__getitem__',
@@ -68,7 +67,7 @@ CASES = [
             type='ImageCaptionDataset',
             data_root=str(_ROOT),
             ann_file='captions/pretrain.jsonl',
-            pipeline=[dict(type='mmseg.LoadImageFromFile'), dict(type='mmseg.PackImageCaption')],
+            pipeline=[LoadImageFromFile(), PackImageCaption()],
         ),
         make_inputs=lambda: ((0,), {}),
         method='__getitem__',

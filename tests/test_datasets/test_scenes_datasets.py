@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 from mmengine.dataset import pseudo_collate
-from mmengine.registry import init_default_scope
+from mmengine.registry import DefaultScope
 from mmseg.models.data_preprocessor import SegDataPreProcessor
 from mmseg.registry import DATASETS, TRANSFORMS
 from PIL import Image
@@ -30,9 +30,15 @@ SEG_PIPELINE = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def mmseg_scope():
+    """Build unscoped type names like a runner does, without leaking the scope to other tests."""
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        yield
+
+
 @pytest.fixture(scope='module')
 def scenes(tmp_path_factory) -> Path:
-    init_default_scope('mmseg')
     root = tmp_path_factory.mktemp('scenes_ds') / 'scenes'
     generate_scenes(str(root), size=40, num_pretrain=8, num_train=4, num_val=6, progress=False)
     return root
