@@ -192,3 +192,24 @@ def test_unseen_split_indices():
     assert unseen == [15, 16, 17, 18, 19]  # pottedplant, sheep, sofa, train, tvmonitor
     with pytest.raises(ValueError, match='not in the class list'):
         cn.seen_unseen_split(cn.VOC20_CLASSES, ['unicorn'])
+
+
+@pytest.mark.parametrize(
+    'key', ['voc20', 'voc21', 'pascal_context59', 'context60', 'coco_stuff171', 'coco_object81']
+)
+def test_readable_variants_keep_first_names(key):
+    base, readable = cn.CLASS_LISTS[key], cn.CLASS_LISTS[f'{key}_readable']
+    assert [c.split(',')[0] for c in readable] == list(base)
+    assert len(set(readable)) == len(base)
+
+
+def test_readable_names():
+    names = dict(zip(cn.COCO_STUFF171_CLASSES, cn.CLASS_LISTS['coco_stuff171_readable']))
+    assert names['wall-brick'] == 'wall-brick, brick wall'
+    assert names['building-other'] == 'building-other, building'
+    assert names['window-blind'] == 'window-blind, window blind'
+    assert names['person'] == 'person'
+    assert cn.with_readable_synonyms(['pottedplant', 'sheep']) == (
+        'pottedplant, potted plant',
+        'sheep',
+    )

@@ -144,3 +144,14 @@ def test_16bit_labels_through_training_transforms(tmp_path):
     padded = batch['data_samples'][0].gt_sem_seg.data[0]
     assert padded.shape == (8, 8) and (padded[6:, :] == 65535).all()
     assert np.array_equal(padded[:6, :6].numpy(), gt)
+
+
+def test_readable_classes_are_accepted(tmp_path):
+    from mmpat.datasets.class_names import CLASS_LISTS
+
+    labels = fabricate(tmp_path, 'coco_stuff171', num=1)['img_000']
+    classes = CLASS_LISTS['coco_stuff171_readable']
+    dataset = DATASETS.build(dataset_cfg(tmp_path, 'coco_stuff171', metainfo=dict(classes=classes)))
+    assert dataset.label_map is None and dataset.metainfo['classes'] == classes
+    assert 'wall-concrete, concrete wall' in dataset.metainfo['unseen_classes']
+    assert np.array_equal(gt_of(dataset[0]), expected_gt('coco_stuff171', labels))

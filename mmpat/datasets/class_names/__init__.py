@@ -20,6 +20,9 @@ name                          count  notes
 ``COCO_OBJECT81_CLASSES``     81     'background' + the 80 things (GroupViT protocol)
 ============================  =====  =========================================================
 
+``CLASS_LISTS`` also has ``<key>_readable`` variants of the VOC, PASCAL Context and COCO lists
+with spelled-out synonyms ('pottedplant, potted plant'; see :mod:`.readable`, our choice).
+
 ``UNSEEN_CLASSES`` holds the zero-shot splits of MVP-SEG+ / MaskCLIP+ (VOC-20, COCO-Stuff-171,
 PASCAL Context-59) by class name; :func:`seen_unseen_split` turns a split into index lists.
 """
@@ -38,6 +41,7 @@ from mmseg.datasets import (
 from .ade150 import ADE150_SYNONYMS
 from .ade847 import ADE847_ADE_IDS, ADE847_CANONICAL_NAMES, ADE847_CLASSES
 from .pascal_context459 import PC459_CLASSES
+from .readable import with_readable_synonyms
 
 BACKGROUND = 'background'
 
@@ -105,6 +109,9 @@ CLASS_LISTS: dict[str, tuple[str, ...]] = {
     'coco_object80': COCO_OBJECT80_CLASSES,
     'coco_object81': COCO_OBJECT81_CLASSES,
 }
+# Our choice: the same classes with spelled-out synonyms ('pottedplant, potted plant').
+for _key in ('voc20', 'voc21', 'pascal_context59', 'context60', 'coco_stuff171', 'coco_object81'):
+    CLASS_LISTS[f'{_key}_readable'] = with_readable_synonyms(CLASS_LISTS[_key])
 _ALIASES = {
     'a-150': 'ade150',
     'a150': 'ade150',
@@ -189,4 +196,5 @@ __all__ = [
     'VOC21_GROUPVIT_CLASSES',
     'get_class_names',
     'seen_unseen_split',
+    'with_readable_synonyms',
 ]
