@@ -34,11 +34,15 @@ from mmpat.models.clip import build_open_clip, get_clip_preset
 from mmpat.models.text_encoders import OpenCLIPTextEncoder
 from mmpat.models.text_encoders.templates import get_templates
 
+# Wall-clock by default; ``--timer cpu`` uses the process CPU time, less sensitive to other
+# processes on a shared machine (use it with ``--threads 1``: idle spinning threads count).
+TIMER = {'fn': time.perf_counter}
+
 
 def _timed(fn) -> float:
-    start = time.perf_counter()
+    start = TIMER['fn']()
     fn()
-    return time.perf_counter() - start
+    return TIMER['fn']() - start
 
 
 def interleaved_medians(fn_a, fn_b, repeats: int) -> tuple[float, float]:
@@ -233,10 +237,16 @@ def main() -> None:
     parser.add_argument('--full-vocab', action='store_true', help='A-847 x 80 templates + cache')
     parser.add_argument('--cache-dir', default=None)
     parser.add_argument('--threads', type=int, default=0, help='torch threads (0: default)')
+    parser.add_argument('--timer', choices=['wall', 'cpu'], default='wall')
     args = parser.parse_args()
+    if args.timer == 'cpu':
+        TIMER['fn'] = time.process_time
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, preset {args.preset}')
+    print(
+        f'torch {torch.__version__}, {torch.get_num_threads()} threads, preset {args.preset}, '
+        f'{args.timer} time, {args.repeats} repeats (median)'
+    )
     if not args.skip_image:
         rows = bench_image(args.preset, args.sizes, args.batches, args.repeats)
         print('\n| input | batch | CLIPPyramid (s) | open_clip (s) | ratio | global max abs diff |')
