@@ -1,6 +1,14 @@
 """High-level inference APIs."""
 
+from .clip_export import export_clip_weights, load_clip_export, save_clip_weights
 from .open_vocab_inferencer import OpenVocabInferencer, read_image
 from .weights import load_model_weights
 
-__all__ = ['OpenVocabInferencer', 'load_model_weights', 'read_image']
+__all__ = [
+    'OpenVocabInferencer',
+    'export_clip_weights',
+    'load_clip_export',
+    'save_clip_weights',
+    'load_model_weights',
+    'read_image',
+]

@@ -1,5 +1,7 @@
 """mmpat hooks, registered into ``mmseg.registry.HOOKS``."""
 
+from .export_clip_hook import ExportCLIPHook
+from .eval_vocabulary_hook import EvalVocabularyHook
 from .vocabulary_hook import VocabularyHook
 
-__all__ = ['VocabularyHook']
+__all__ = ['EvalVocabularyHook', 'ExportCLIPHook', 'VocabularyHook']

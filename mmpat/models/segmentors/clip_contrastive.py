@@ -1,0 +1,252 @@
+"""Image-text contrastive pretraining of an open_clip model (CLIP's symmetric InfoNCE).
+
+:class:`CLIPContrastive` wraps a randomly initialised :class:`open_clip.model.CLIP` built from
+a preset of :mod:`mmpat.models.clip.presets` (by default ``'ViT-scenes-tiny'``, the frozen VLM
+of the offline scenes benchmark) and trains it on image-caption pairs (``ImageCaptionDataset``
++ ``PackImageCaption``). The wrapped model keeps open_clip's own module names, so its weights
+export to open_clip's state-dict layout by stripping the ``clip.`` prefix
+(:func:`mmpat.apis.clip_export.export_clip_weights`).
+
+Our choices (constructor arguments, defaults in brackets): temperature learned as open_clip's
+``logit_scale`` (init ``log(1/0.07)``), its exponential clamped to ``max_logit_scale`` [100] as
+in CLIP; negatives gathered from every process with gradients (``gather_with_grad`` [True]);
+the caption is ``metainfo['caption']`` of each data sample (one random phrasing per sample,
+chosen by ``PackImageCaption``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModel
+from mmseg.registry import MODELS
+from torch import distributed as dist
+
+from mmpat.models.clip.presets import build_open_clip, get_clip_preset
+
+CLIP_MEAN = [0.48145466 * 255, 0.4578275 * 255, 0.40821073 * 255]
+CLIP_STD = [0.26862954 * 255, 0.26130258 * 255, 0.27577711 * 255]
+
+
+class _AllGatherWithGrad(torch.autograd.Function):
+    """All-gather whose backward sends each process the summed gradient of its own slice."""
+
+    @staticmethod
+    def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:
+        world = dist.get_world_size()
+        ctx.rank, ctx.batch = dist.get_rank(), tensor.shape[0]
+        parts = [torch.empty_like(tensor) for _ in range(world)]
+        dist.all_gather(parts, tensor.contiguous())
+        return torch.cat(parts, dim=0)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.contiguous()
+        # Every process computed a loss over the full gathered batch: sum their gradients.
+        dist.all_reduce(grad)
+        return grad[ctx.rank * ctx.batch : (ctx.rank + 1) * ctx.batch]
+
+
+def gather_features(features: torch.Tensor, *, with_grad: bool = True) -> tuple[torch.Tensor, int]:
+    """Concatenate ``features`` of every process (equal batch sizes).
+
+    Args:
+        features: (B, C) local features.
+        with_grad: Let gradients flow to the other processes' features (else only the local
+            slice carries gradients).
+
+    Returns:
+        tuple: (world * B, C) gathered features and the offset of the local slice.
+    """
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return features, 0
+    rank, batch = dist.get_rank(), features.shape[0]
+    if with_grad:
+        return _AllGatherWithGrad.apply(features), rank * batch
+    parts = [torch.empty_like(features) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, features.detach().contiguous())
+    parts[rank] = features
+    return torch.cat(parts, dim=0), rank * batch
+
+
+def clip_contrastive_loss(
+    image_embeds: torch.Tensor,
+    text_embeds: torch.Tensor,
+    logit_scale: torch.Tensor,
+    *,
+    offset: int = 0,
+    local_batch: int | None = None,
+) -> torch.Tensor:
+    """Symmetric InfoNCE of CLIP: mean of image->text and text->image cross-entropies.
+
+    Args:
+        image_embeds: (N, C) L2-normalised image embeddings (N = all processes' batches).
+        text_embeds: (N, C) L2-normalised text embeddings; row ``i`` is the positive of image
+            ``i``.
+        logit_scale: Scalar, the (already exponentiated) inverse temperature.
+        offset: Index of the first local sample in the gathered batch.
+        local_batch: Local rows to score (default: all ``N``).
+
+    Returns:
+        Tensor: scalar loss.
+    """
+    local_batch = image_embeds.shape[0] if local_batch is None else local_batch
+    rows = slice(offset, offset + local_batch)
+    labels = torch.arange(offset, offset + local_batch, device=image_embeds.device)
+    logits_per_image = logit_scale * image_embeds[rows] @ text_embeds.T
+    logits_per_text = logit_scale * text_embeds[rows] @ image_embeds.T
+    return 0.5 * (
+        F.cross_entropy(logits_per_image, labels) + F.cross_entropy(logits_per_text, labels)
+    )
+
+
+@MODELS.register_module()
+class CLIPContrastive(BaseModel):
+    """CLIP pretraining on image-caption pairs.
+
+    Args:
+        preset: CLIP preset name or dict (``open_clip.model.CLIP`` keyword arguments).
+        data_preprocessor: Stacks and normalises the images (default: mmseg's
+            ``SegDataPreProcessor`` with CLIP's mean/std, BGR->RGB).
+        max_logit_scale: Upper clamp of the learned inverse temperature (CLIP: 100).
+        gather_with_grad: Back-propagate through the features gathered from other processes.
+        init_cfg: mmengine init config (unused by default: open_clip initialises itself).
+
+    Forward modes (``inputs``: (B, 3, H, W) float after the preprocessor; ``data_samples``:
+    ``SegDataSample`` list whose metainfo has ``caption``):
+        - ``'loss'``: ``dict(loss_itc=Tensor, logit_scale=Tensor)`` (the scale is detached, for
+          logging; mmengine only back-propagates keys that contain ``loss``).
+        - ``'tensor'``: ``(image_embeds (B, C), text_embeds (B, C))``, L2-normalised.
+        - ``'predict'``: the data samples with ``image_embed`` (C,), ``text_embed`` (C,) and
+          ``itc_scores`` (B,) (scaled similarity of the image to every caption of the batch)
+          set as fields.
+    """
+
+    def __init__(
+        self,
+        *,
+        preset: str | dict[str, Any] = 'ViT-scenes-tiny',
+        data_preprocessor: dict | None = None,
+        max_logit_scale: float = 100.0,
+        gather_with_grad: bool = True,
+        init_cfg: dict | None = None,
+    ) -> None:
+        if data_preprocessor is None:
+            size = get_clip_preset(preset)['vision_cfg'].get('image_size', 224)
+            data_preprocessor = dict(
+                type='SegDataPreProcessor',
+                mean=CLIP_MEAN,
+                std=CLIP_STD,
+                bgr_to_rgb=True,
+                size=(size, size) if isinstance(size, int) else tuple(size),
+            )
+        if isinstance(data_preprocessor, dict):
+            # Build from mmseg's registry, so the model also builds outside the mmseg scope.
+            data_preprocessor = MODELS.build(data_preprocessor)
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.preset = get_clip_preset(preset)
+        self.clip = build_open_clip(self.preset)
+        self.context_length = int(self.preset['text_cfg'].get('context_length', 77))
+        self.image_size = self.preset['vision_cfg'].get('image_size', 224)
+        self.max_logit_scale = float(max_logit_scale)
+        self.gather_with_grad = gather_with_grad
+
+    # ----------------------------------------------------------------------------------------
+    def tokenize(self, texts: list[str]) -> torch.Tensor:
+        """open_clip's BPE tokens at the preset's context length (long captions truncated).
+
+        Args:
+            texts: B strings.
+
+        Returns:
+            Tensor: (B, context_length) int64 token ids, on the model's device.
+        """
+        from open_clip import tokenize
+
+        device = self.clip.logit_scale.device
+        return tokenize(list(texts), context_length=self.context_length).to(device)
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        """L2-normalised image embeddings.
+
+        Args:
+            images: (B, 3, S, S) normalised images, S = the preset's image size.
+
+        Returns:
+            Tensor: (B, embed_dim).
+        """
+        size = self.image_size
+        size = (size, size) if isinstance(size, int) else tuple(size)
+        if images.dim() != 4 or tuple(images.shape[-2:]) != size:
+            raise ValueError(
+                f'CLIPContrastive expects images of shape (B, 3, {size[0]}, {size[1]}) (the '
+                f'preset image size), got {tuple(images.shape)}; resize/crop in the pipeline'
+            )
+        return self.clip.encode_image(images, normalize=True)
+
+    def encode_text(self, texts: list[str]) -> torch.Tensor:
+        """L2-normalised text embeddings of B strings: (B, embed_dim)."""
+        return self.clip.encode_text(self.tokenize(texts), normalize=True)
+
+    def logit_scale(self) -> torch.Tensor:
+        """The inverse temperature, ``exp(logit_scale)`` clamped to ``max_logit_scale``."""
+        return self.clip.logit_scale.clamp(max=math.log(self.max_logit_scale)).exp()
+
+    @staticmethod
+    def captions_of(data_samples: list | None) -> list[str]:
+        """One caption per sample, from ``metainfo['caption']``."""
+        if not data_samples:
+            raise ValueError('CLIPContrastive needs data_samples with a "caption" metainfo')
+        captions = []
+        for i, sample in enumerate(data_samples):
+            caption = sample.metainfo.get('caption')
+            if not isinstance(caption, str):
+                raise KeyError(
+                    f'data sample {i} has no "caption" string in its metainfo (found keys '
+                    f'{sorted(sample.metainfo)}); pack samples with PackImageCaption'
+                )
+            captions.append(caption)
+        return captions
+
+    # ----------------------------------------------------------------------------------------
+    def forward(self, inputs: torch.Tensor, data_samples: list | None = None, mode: str = 'tensor'):
+        """Dispatch to :meth:`loss`, :meth:`predict` or :meth:`_forward` (see class doc)."""
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self._forward(inputs, data_samples)
+        raise ValueError(f'Invalid mode {mode!r}; use "loss", "predict" or "tensor"')
+
+    def _forward(self, inputs: torch.Tensor, data_samples: list | None = None):
+        captions = self.captions_of(data_samples)
+        return self.encode_image(inputs), self.encode_text(captions)
+
+    def loss(self, inputs: torch.Tensor, data_samples: list | None) -> dict[str, torch.Tensor]:
+        """Symmetric InfoNCE over the (gathered) batch.
+
+        Returns:
+            dict: ``loss_itc`` (scalar) and the detached ``logit_scale`` for logging.
+        """
+        image_embeds, text_embeds = self._forward(inputs, data_samples)
+        all_images, offset = gather_features(image_embeds, with_grad=self.gather_with_grad)
+        all_texts, _ = gather_features(text_embeds, with_grad=self.gather_with_grad)
+        scale = self.logit_scale()
+        loss = clip_contrastive_loss(
+            all_images, all_texts, scale, offset=offset, local_batch=image_embeds.shape[0]
+        )
+        return dict(loss_itc=loss, logit_scale=scale.detach())
+
+    def predict(self, inputs: torch.Tensor, data_samples: list | None) -> list:
+        """Embeddings and in-batch image->caption scores per sample (see class doc)."""
+        image_embeds, text_embeds = self._forward(inputs, data_samples)
+        scores = self.logit_scale() * image_embeds @ text_embeds.T
+        for i, sample in enumerate(data_samples):
+            sample.set_field(image_embeds[i], 'image_embed')
+            sample.set_field(text_embeds[i], 'text_embed')
+            sample.set_field(scores[i], 'itc_scores')
+        return data_samples
