@@ -1,7 +1,6 @@
 """mmpat hooks, registered into ``mmseg.registry.HOOKS``."""
 
 from .export_clip_hook import ExportCLIPHook
-from .eval_vocabulary_hook import EvalVocabularyHook
 from .vocabulary_hook import VocabularyHook
 
-__all__ = ['EvalVocabularyHook', 'ExportCLIPHook', 'VocabularyHook']
+__all__ = ['ExportCLIPHook', 'VocabularyHook']
