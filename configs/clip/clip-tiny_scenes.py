@@ -1,11 +1,13 @@
 # Tiny CLIP ('ViT-scenes-tiny') pretrained contrastively on the scenes' pretrain captions; the
-# frozen VLM of the offline benchmark. CPU-sized: finishes in about 10 minutes on 2 cores.
+# frozen VLM of the offline benchmark. CPU-sized: about 10 minutes on 2 shared cores.
 #   python tools/dataset_converters/gen_scenes.py --out data/scenes
-#   python tools/train.py configs/clip/clip-tiny_scenes.py
+#   OMP_NUM_THREADS=1 python tools/train.py configs/clip/clip-tiny_scenes.py
 #   python tools/analysis/clip_zeroshot_cls.py work_dirs/clip-tiny_scenes/clip_tiny.pth \
 #       --data data/scenes
+# OMP_NUM_THREADS=1 matters on a busy machine: with more OpenMP threads than free cores, torch's
+# threads wait for each other and a step was measured 10-20x slower.
 # The hook writes work_dirs/clip-tiny_scenes/clip_tiny.pth (open_clip state dict) and
-# clip_tiny.json (its preset).
+# clip_tiny.json (its preset), also every 200 iterations.
 _base_ = [
     '../_base_/models/clip-tiny.py',
     '../_base_/datasets/scenes_captions.py',
@@ -19,13 +21,15 @@ train_pipeline = [
     dict(type='RandomFlip', prob=[0.25, 0.25], direction=['horizontal', 'vertical']),
     dict(type='PackImageCaption', mode='random'),
 ]
-train_dataloader = dict(batch_size=64, num_workers=2, dataset=dict(pipeline=train_pipeline))
+train_dataloader = dict(batch_size=64, num_workers=1, dataset=dict(pipeline=train_pipeline))
 
 max_iters = 600
 warmup_iters = 50
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.98), eps=1e-6, weight_decay=0.1),
+    optimizer=dict(
+        type='AdamW', lr=1e-3, betas=(0.9, 0.98), eps=1e-6, weight_decay=0.1, fused=True
+    ),
     # No decay on norms, biases, embeddings and the temperature (as CLIP).
     paramwise_cfg=dict(
         norm_decay_mult=0.0,

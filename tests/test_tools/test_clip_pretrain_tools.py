@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -74,11 +75,17 @@ def test_train_exports_open_clip_weights_that_reload_identically(trained):
         torch.testing.assert_close(clip.encode_text(tokens), model.clip.encode_text(tokens))
 
 
-def test_export_tool_matches_the_hook(trained, tmp_path):
+def run_tool_in_process(path: str, args: list[str], monkeypatch) -> None:
+    """Run a tool's ``main`` in this process (saves an interpreter start-up per test)."""
+    monkeypatch.setattr(sys, 'argv', [path, *args])
+    runpy.run_path(str(ROOT / path), run_name='__main__')
+
+
+def test_export_tool_matches_the_hook(trained, tmp_path, monkeypatch):
     work_dir, _ = trained
     out = tmp_path / 'exported.pth'
-    tool = [sys.executable, str(ROOT / 'tools/model_converters/export_clip.py')]
-    run([*tool, str(work_dir / 'iter_2.pth'), str(out)], cwd=tmp_path)
+    tool = 'tools/model_converters/export_clip.py'
+    run_tool_in_process(tool, [str(work_dir / 'iter_2.pth'), str(out)], monkeypatch)
     by_tool = torch.load(out, weights_only=True)
     by_hook = torch.load(work_dir / 'clip_tiny.pth', weights_only=True)
     assert list(by_tool) == list(by_hook)
@@ -88,10 +95,11 @@ def test_export_tool_matches_the_hook(trained, tmp_path):
     )
 
 
-def test_zeroshot_tool_reports_seen_unseen_and_chance(trained, tmp_path):
+def test_zeroshot_tool_reports_seen_unseen_and_chance(trained, monkeypatch, capsys):
     work_dir, data = trained
-    tool = [sys.executable, str(ROOT / 'tools/analysis/clip_zeroshot_cls.py')]
-    result = run([*tool, str(work_dir / 'clip_tiny.pth'), '--data', str(data), '--json'], tmp_path)
-    numbers = json.loads(result.stdout.strip().splitlines()[-1])
+    tool = 'tools/analysis/clip_zeroshot_cls.py'
+    args = [str(work_dir / 'clip_tiny.pth'), '--data', str(data), '--json']
+    run_tool_in_process(tool, args, monkeypatch)
+    numbers = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert numbers['n'] == 6 and numbers['n_seen'] + numbers['n_unseen'] == 6
     assert numbers['chance'] == pytest.approx(1 / 30)

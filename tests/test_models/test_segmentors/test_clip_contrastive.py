@@ -123,3 +123,49 @@ def test_clear_errors(model):
         model(torch.randn(1, 3, 32, 32), samples(CAPTIONS[:1]), mode='nope')
     with pytest.raises(KeyError, match='Unknown CLIP preset'):
         MODELS.build(dict(type='CLIPContrastive', preset='ViT-nope'))
+
+
+def _gather_worker(rank: int, init_file: str, feats, out_queue) -> None:
+    import torch.distributed as dist
+
+    dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=2)
+    img_all, txt_all = feats
+    img = img_all[2 * rank : 2 * rank + 2].clone().requires_grad_(True)
+    txt = txt_all[2 * rank : 2 * rank + 2].clone().requires_grad_(True)
+    all_img, offset = gather_features(img)
+    all_txt, _ = gather_features(txt)
+    loss = clip_contrastive_loss(all_img, all_txt, torch.tensor(5.0), offset=offset, local_batch=2)
+    loss.backward()
+    out_queue.put((rank, loss.item(), img.grad.clone(), txt.grad.clone()))
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+def test_two_process_gather_matches_one_process(tmp_path):
+    """Averaging the two ranks' gradients (what DDP does) equals the one-process gradient."""
+    import torch.multiprocessing as mp
+
+    torch.manual_seed(0)
+    img = torch.nn.functional.normalize(torch.randn(4, 6), dim=1)
+    txt = torch.nn.functional.normalize(torch.randn(4, 6), dim=1)
+    ref_img, ref_txt = img.clone().requires_grad_(True), txt.clone().requires_grad_(True)
+    ref = clip_contrastive_loss(ref_img, ref_txt, torch.tensor(5.0))
+    ref.backward()
+
+    ctx = mp.get_context('fork')  # no re-import: fast
+    queue = ctx.Queue()
+    init_file = str(tmp_path / 'dist_init')
+    procs = [
+        ctx.Process(target=_gather_worker, args=(r, init_file, (img, txt), queue)) for r in range(2)
+    ]
+    for p in procs:
+        p.start()
+    results = sorted(queue.get(timeout=120) for _ in procs)
+    for p in procs:
+        p.join(timeout=60)
+    assert sum(r[1] for r in results) / 2 == pytest.approx(ref.item(), rel=1e-5)
+    for rank, _, grad_img, grad_txt in results:
+        rows = slice(2 * rank, 2 * rank + 2)
+        # Each rank's features get the gradient of both ranks' losses (= 2 x the mean loss).
+        torch.testing.assert_close(grad_img / 2, ref_img.grad[rows])
+        torch.testing.assert_close(grad_txt / 2, ref_txt.grad[rows])
