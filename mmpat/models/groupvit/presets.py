@@ -28,7 +28,7 @@ GROUPVIT_PRESETS: dict[str, dict[str, Any]] = {
     'GroupViT-tiny': dict(
         image=dict(
             img_size=96,
-            patch_size=8,
+            patch_size=12,
             embed_dim=128,
             num_heads=4,
             depths=(2, 2, 1),

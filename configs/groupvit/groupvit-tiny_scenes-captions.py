@@ -1,0 +1,83 @@
+# GroupViT-tiny trained from captions only on the generated scenes (pretrain split), zero-shot
+# segmentation of the scenes val split (all 30 classes + background, spec 1.5 protocol, whole
+# image). CPU-sized (about 10 minutes on 2 cores):
+#   python tools/dataset_converters/gen_scenes.py --out data/scenes
+#   python tools/train.py configs/groupvit/groupvit-tiny_scenes-captions.py
+#   python tools/test.py configs/groupvit/groupvit-tiny_scenes-captions.py \
+#       work_dirs/groupvit-tiny_scenes-captions/iter_500.pth
+_base_ = [
+    '../_base_/datasets/scenes.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    type='GroupViTPretrain',
+    arch='GroupViT-tiny',
+    num_prompts=2,  # K noun prompts per caption (multi-label loss); 0 = ITC only
+    prompt_templates='imagenet',
+    templates=['a photo of a {}.'],
+    bg_thresh=0.95,
+    topk=5,
+    data_preprocessor=dict(
+        type='SegDataPreProcessor',
+        mean=[123.675, 116.28, 103.53],  # ImageNet mean/std (spec)
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True,
+        size=(96, 96),
+        pad_val=0,
+        seg_pad_val=255,
+    ),
+    test_cfg=dict(mode='whole'),
+)
+# Captions of the pretrain split; flips keep shapes and colours (colour words are in captions).
+caption_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='RandomFlip', prob=[0.25, 0.25], direction=['horizontal', 'vertical']),
+    dict(type='PackImageCaption', mode='random'),
+]
+train_dataloader = dict(
+    _delete_=True,
+    batch_size=32,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(
+        type='ImageCaptionDataset',
+        data_root='data/scenes',
+        ann_file='captions/pretrain.jsonl',
+        pipeline=caption_pipeline,
+    ),
+)
+max_iters = 500
+warmup_iters = 50
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.05, fused=True),
+    # spec 1.4: no weight decay on 1-D parameters and biases
+    paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0, flat_decay_mult=0.0),
+    clip_grad=dict(max_norm=5.0),
+)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0, end=warmup_iters),
+    dict(
+        type='CosineAnnealingLR',
+        eta_min=4e-5,
+        by_epoch=False,
+        begin=warmup_iters,
+        end=max_iters,
+        T_max=max_iters - warmup_iters,
+    ),
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+custom_hooks = [dict(type='EvalVocabularyHook')]
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=10, log_metric_by_epoch=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=250, max_keep_ckpts=2),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='SegVisualizationHook'),
+)
+randomness = dict(seed=0)
+work_dir = './work_dirs/groupvit-tiny_scenes-captions'

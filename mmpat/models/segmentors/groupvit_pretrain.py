@@ -1,0 +1,109 @@
+"""Text-supervised GroupViT training on image-caption pairs (spec 1.3), zero-shot for val/test.
+
+Inputs come from ``ImageCaptionDataset`` + ``PackImageCaption``: images [B, 3, H, W] and
+``SegDataSample`` s whose metainfo holds ``caption`` (one str). Training uses hard Gumbel
+assignments (the backbone in train mode); validation/test run the zero-shot protocol of
+:class:`GroupViTZeroShot` with the vocabulary of the val dataset (VocabularyHook).
+
+Our choices (config fields): ``num_prompts`` K (spec: 3 for GCC+YFCC, 0 for GCC+RedCaps),
+``prompt_templates='imagenet'`` (the 80 CLIP ImageNet templates), nouns from the built-in
+heuristic :func:`mmpat.models.losses.extract_nouns`, ``seed`` for the prompt sampler.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import torch
+from mmseg.registry import MODELS
+from torch import Tensor
+
+from mmpat.models.losses import multi_label_prompts
+from mmpat.models.text_encoders.templates import get_templates
+
+from .groupvit_zero_shot import GroupViTZeroShot
+
+
+@MODELS.register_module()
+class GroupViTPretrain(GroupViTZeroShot):
+    """GroupViT trained from captions only; zero-shot segmentation at val/test time.
+
+    Args:
+        num_prompts (int): K noun prompts per image for the multi-label loss (0: ITC only).
+        prompt_templates (str | Sequence[str]): Template set name or templates for prompts.
+        loss (dict): Loss config (default ``GroupViTContrastiveLoss``).
+        seed (int): Seed of the prompt sampler (nouns and templates).
+        **kwargs: :class:`GroupViTZeroShot` arguments (arch, class_names, bg_thresh, ...).
+    """
+
+    def __init__(
+        self,
+        *,
+        num_prompts: int = 3,
+        prompt_templates: str | Sequence[str] = 'imagenet',
+        loss: dict | None = None,
+        seed: int = 0,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.num_prompts = int(num_prompts)
+        self.prompt_templates = list(get_templates(prompt_templates))
+        self.loss_fn = MODELS.build(loss or dict(type='GroupViTContrastiveLoss'))
+        self._rng = random.Random(seed)
+
+    @staticmethod
+    def captions_of(data_samples) -> list[str]:
+        """One caption per sample from ``metainfo['caption']``."""
+        if not data_samples:
+            raise ValueError('GroupViTPretrain needs data_samples with a "caption" metainfo')
+        captions = []
+        for index, sample in enumerate(data_samples):
+            caption = sample.metainfo.get('caption')
+            if not isinstance(caption, str) or not caption.strip():
+                raise ValueError(
+                    f'sample {index} has no caption (metainfo keys: {sorted(sample.metainfo)}); '
+                    'use ImageCaptionDataset with PackImageCaption'
+                )
+            captions.append(caption)
+        return captions
+
+    def encode_captions(self, texts: Sequence[str]) -> Tensor:
+        """Projected (unnormalised) text embeddings [T, D], with gradient."""
+        tokens = self.text_encoder.tokenize(texts).to(self.logit_scale.device)
+        return self.text_projector(self.text_encoder(tokens))
+
+    def loss(self, inputs: Tensor, data_samples) -> dict[str, Tensor]:
+        """Contrastive losses of a batch of image-caption pairs.
+
+        Args:
+            inputs (Tensor): Normalised images [B, 3, H, W].
+            data_samples (list[SegDataSample]): With ``metainfo['caption']``.
+
+        Returns:
+            dict: ``loss_itc`` and (K > 0) ``loss_multi_label``.
+        """
+        captions = self.captions_of(data_samples)
+        feats = self.backbone(inputs)
+        image_emb = self.img_projector(feats['pooled'])
+        texts = list(captions)
+        if self.num_prompts > 0:
+            for caption in captions:
+                texts += multi_label_prompts(
+                    caption, self.num_prompts, self.prompt_templates, self._rng
+                )
+        text_emb = self.encode_captions(texts)
+        batch = len(captions)
+        prompt_emb = None
+        if self.num_prompts > 0:
+            prompt_emb = text_emb[batch:].reshape(batch, self.num_prompts, -1)
+        losses = self.loss_fn(
+            image_emb,
+            text_emb[:batch],
+            self.logit_scale,
+            prompt_emb,
+            self.multi_label_logit_scale,
+        )
+        with torch.no_grad():
+            losses['logit_scale'] = self.logit_scale.exp().detach()
+        return losses

@@ -1,0 +1,99 @@
+"""Cases for GroupViT: backbone, text encoder, segmentors, loss, eval vocabulary hook."""
+
+from types import SimpleNamespace
+
+import torch
+from mmseg.structures import SegDataSample
+
+from . import ModuleCase
+
+_TEST_IMAGE = dict(
+    img_size=64,
+    patch_size=16,
+    embed_dim=64,
+    num_heads=2,
+    depths=(2, 1, 1),
+    num_group_tokens=(8, 2, 0),
+    num_output_groups=(8, 2),
+    drop_path_rate=0.1,
+)
+
+
+def _images():
+    return (torch.randn(2, 3, 64, 80),), {}
+
+
+def _check_backbone(out) -> None:
+    assert out['tokens'].shape == (2, 2, 64) and out['grid'] == (4, 5)
+    assert [tuple(s.shape) for s in out['soft_assigns']] == [(2, 8, 20), (2, 2, 8)]
+
+
+def _tokens():
+    return (torch.tensor([[49406, 320, 2368, 49407, 0, 0]]),), {}
+
+
+def _captions():
+    samples = [SegDataSample(metainfo=dict(caption=c)) for c in ('a red circle', 'a blue star')]
+    return (torch.randn(2, 3, 64, 64), samples), {}
+
+
+def _loss_inputs():
+    image = torch.randn(4, 8, requires_grad=True)
+    text = torch.randn(4, 8, requires_grad=True)
+    prompts = torch.randn(4, 3, 8, requires_grad=True)
+    scale = torch.tensor(2.0, requires_grad=True)
+    return (image, text, scale, prompts, scale), {}
+
+
+_RUNNER = SimpleNamespace(
+    model=None,
+    val_dataloader=SimpleNamespace(
+        dataset=SimpleNamespace(metainfo=dict(classes=('background', 'cat')))
+    ),
+)
+
+
+def _hook_inputs():
+    from mmseg.registry import MODELS
+
+    _RUNNER.model = MODELS.build(dict(type='GroupViTZeroShot', arch='GroupViT-test'))
+    return (_RUNNER,), {}
+
+
+def _check_hook(_) -> None:
+    assert _RUNNER.model.class_names == ['background', 'cat']
+
+
+CASES = [
+    ModuleCase(
+        cfg=dict(type='GroupViT', **_TEST_IMAGE), make_inputs=_images, check=_check_backbone
+    ),
+    ModuleCase(
+        cfg=dict(type='GroupViTTextEncoder', width=32, heads=2, layers=2),
+        make_inputs=_tokens,
+        check=lambda out: out.shape == (1, 32),
+    ),
+    ModuleCase(
+        cfg=dict(
+            type='GroupViTZeroShot', arch='GroupViT-test', class_names=['background', 'cat', 'dog']
+        ),
+        method='encode_decode',
+        make_inputs=lambda: ((torch.randn(2, 3, 64, 64), []), {}),
+        backward=False,
+        check=lambda out: out.shape == (2, 3, 64, 64),
+    ),
+    ModuleCase(
+        cfg=dict(type='GroupViTPretrain', arch='GroupViT-test', num_prompts=2),
+        method='loss',
+        make_inputs=_captions,
+    ),
+    ModuleCase(cfg=dict(type='GroupViTContrastiveLoss'), make_inputs=_loss_inputs),
+    ModuleCase(
+        cfg=dict(type='EvalVocabularyHook'),
+        registry='HOOKS',
+        method='before_val',
+        make_inputs=_hook_inputs,
+        backward=False,
+        check=_check_hook,
+    ),
+]
