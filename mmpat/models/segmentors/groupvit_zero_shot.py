@@ -162,12 +162,18 @@ class GroupViTZeroShot(EncoderDecoder):
     def encode_class_names(self, names: Sequence[str | Sequence[str]]) -> Tensor:
         """Class embeddings [C, D]: per class, the normalised mean over templates (and
         synonyms) of the normalised text embeddings."""
-        rows = []
-        for entry in names:
+        prompts, owner = [], []
+        for index, entry in enumerate(names):
             synonyms = [entry] if isinstance(entry, str) else list(entry)
-            prompts = [t.format(s) for s in synonyms for t in self.templates]
-            rows.append(F.normalize(self.encode_texts(prompts).mean(dim=0), dim=-1))
-        return torch.stack(rows)
+            for synonym in synonyms:
+                prompts += [t.format(synonym) for t in self.templates]
+                owner += [index] * len(self.templates)
+        embeddings = self.encode_texts(prompts)  # one batch for all prompts
+        owner_t = torch.tensor(owner, device=embeddings.device)
+        sums = embeddings.new_zeros(len(names), embeddings.shape[1]).index_add_(
+            0, owner_t, embeddings
+        )
+        return F.normalize(sums, dim=-1)  # the mean's direction equals the sum's
 
     @property
     def class_embeddings(self) -> Tensor:
