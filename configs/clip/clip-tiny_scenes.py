@@ -23,12 +23,12 @@ train_pipeline = [
 ]
 train_dataloader = dict(batch_size=64, num_workers=1, dataset=dict(pipeline=train_pipeline))
 
-max_iters = 600
+max_iters = 800
 warmup_iters = 50
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(
-        type='AdamW', lr=1e-3, betas=(0.9, 0.98), eps=1e-6, weight_decay=0.1, fused=True
+        type='AdamW', lr=2e-3, betas=(0.9, 0.98), eps=1e-6, weight_decay=0.1, fused=True
     ),
     # No decay on norms, biases, embeddings and the temperature (as CLIP).
     paramwise_cfg=dict(

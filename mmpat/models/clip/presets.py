@@ -54,7 +54,7 @@ CLIP_PRESETS: dict[str, dict[str, Any]] = {
     # The frozen VLM of the offline scenes benchmark (pretrained by configs/clip/).
     'ViT-scenes-tiny': dict(
         embed_dim=128,
-        vision_cfg=dict(image_size=96, layers=4, width=128, patch_size=12, head_width=32),
+        vision_cfg=dict(image_size=96, layers=4, width=128, patch_size=16, head_width=32),
         text_cfg=dict(context_length=24, vocab_size=49408, width=128, heads=4, layers=4),
         quick_gelu=False,
     ),
