@@ -7,7 +7,8 @@
 5. write an overlay of a validation image segmented with the scenes' vocabulary.
 
 Usage:
-    python tools/run_offline_benchmark.py [--data data/scenes] [--work-dir work_dirs/offline_benchmark]
+    python tools/run_offline_benchmark.py [--data data/scenes]
+        [--work-dir work_dirs/offline_benchmark]
 """
 
 from __future__ import annotations
@@ -65,16 +66,28 @@ def main() -> None:
 
     started = step('1. scenes')
     meta = generate_scenes(str(data), seed=args.seed)
-    summary['scenes'] = dict(path=str(data), classes=len(meta['classes']),
-                             unseen=meta['unseen'], seconds=round(time.time() - started, 1))
+    summary['scenes'] = dict(
+        path=str(data),
+        classes=len(meta['classes']),
+        unseen=meta['unseen'],
+        seconds=round(time.time() - started, 1),
+    )
 
     started = step('2. tiny CLIP pretraining')
     weights = clip_dir / 'clip_tiny.pth'
     if weights.is_file():
         print(f'found {weights}, skipping pretraining (delete it to retrain)')
     else:
-        run_tool(['tools/train.py', str(CLIP_CONFIG), '--work-dir', str(clip_dir),
-                  '--cfg-options', f'train_dataloader.dataset.data_root={data}'])
+        run_tool(
+            [
+                'tools/train.py',
+                str(CLIP_CONFIG),
+                '--work-dir',
+                str(clip_dir),
+                '--cfg-options',
+                f'train_dataloader.dataset.data_root={data}',
+            ]
+        )
     summary['clip'] = dict(weights=str(weights), seconds=round(time.time() - started, 1))
 
     step('3. tiny CLIP zero-shot classification (dominant object, val)')
@@ -86,10 +99,18 @@ def main() -> None:
 
     started = step('4. dense-CLIP zero-shot segmentation (val)')
     test_dir = work_dir / 'dense_clip'
-    run_tool(['tools/test.py', str(DENSE_CLIP_CONFIG), '--work-dir', str(test_dir),
-              '--cfg-options', f'model.backbone.pretrained={weights}',
-              f'model.text_encoder.pretrained={weights}',
-              f'test_dataloader.dataset.data_root={data}'])
+    run_tool(
+        [
+            'tools/test.py',
+            str(DENSE_CLIP_CONFIG),
+            '--work-dir',
+            str(test_dir),
+            '--cfg-options',
+            f'model.backbone.pretrained={weights}',
+            f'model.text_encoder.pretrained={weights}',
+            f'test_dataloader.dataset.data_root={data}',
+        ]
+    )
     metrics = latest_metrics(test_dir)
     summary['dense_clip'] = dict(metrics=metrics, seconds=round(time.time() - started, 1))
 
@@ -98,9 +119,12 @@ def main() -> None:
 
     image = sorted((data / 'img_dir/val').glob('*.png'))[0]
     inferencer = OpenVocabInferencer(
-        str(DENSE_CLIP_CONFIG), device='cpu',
-        cfg_options={'model.backbone.pretrained': str(weights),
-                     'model.text_encoder.pretrained': str(weights)},
+        str(DENSE_CLIP_CONFIG),
+        device='cpu',
+        cfg_options={
+            'model.backbone.pretrained': str(weights),
+            'model.text_encoder.pretrained': str(weights),
+        },
     )
     overlay = work_dir / 'overlay_val.png'
     inferencer(str(image), list(meta['classes']), out_file=str(overlay))

@@ -1,6 +1,7 @@
 """mmpat hooks, registered into ``mmseg.registry.HOOKS``."""
 
+from .eval_vocabulary_hook import EvalVocabularyHook
 from .export_clip_hook import ExportCLIPHook
 from .vocabulary_hook import VocabularyHook
 
-__all__ = ['ExportCLIPHook', 'VocabularyHook']
+__all__ = ['EvalVocabularyHook', 'ExportCLIPHook', 'VocabularyHook']
