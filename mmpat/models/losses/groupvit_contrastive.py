@@ -14,39 +14,11 @@ on the concatenated batch (tested with 2 gloo processes).
 from __future__ import annotations
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-
-class _AllGather(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, tensor: Tensor) -> Tensor:
-        ctx.rank = dist.get_rank()
-        ctx.size = tensor.shape[0]
-        parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
-        dist.all_gather(parts, tensor.contiguous())
-        return torch.cat(parts, dim=0)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor) -> Tensor:
-        grad = grad.contiguous().clone()
-        dist.all_reduce(grad, op=dist.ReduceOp.SUM)
-        return grad[ctx.rank * ctx.size : (ctx.rank + 1) * ctx.size]
-
-
-def all_gather_with_grad(tensor: Tensor) -> tuple[Tensor, int]:
-    """Concatenate ``tensor`` [B, ...] of every process along dim 0, differentiably.
-
-    Every process must pass the same B.
-
-    Returns:
-        tuple: gathered [W*B, ...] and the row offset of this process (rank * B).
-    """
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return tensor, 0
-    return _AllGather.apply(tensor), dist.get_rank() * tensor.shape[0]
+from mmpat.models.utils import all_gather_with_grad
 
 
 @MODELS.register_module()

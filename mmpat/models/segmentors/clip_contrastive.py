@@ -23,53 +23,12 @@ import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModel
 from mmseg.registry import MODELS
-from torch import distributed as dist
 
 from mmpat.models.clip.presets import build_open_clip, get_clip_preset
+from mmpat.models.utils import all_gather_with_grad
 
 CLIP_MEAN = [0.48145466 * 255, 0.4578275 * 255, 0.40821073 * 255]
 CLIP_STD = [0.26862954 * 255, 0.26130258 * 255, 0.27577711 * 255]
-
-
-class _AllGatherWithGrad(torch.autograd.Function):
-    """All-gather whose backward sends each process the summed gradient of its own slice."""
-
-    @staticmethod
-    def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:
-        world = dist.get_world_size()
-        ctx.rank, ctx.batch = dist.get_rank(), tensor.shape[0]
-        parts = [torch.empty_like(tensor) for _ in range(world)]
-        dist.all_gather(parts, tensor.contiguous())
-        return torch.cat(parts, dim=0)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        grad = grad.contiguous()
-        # Every process computed a loss over the full gathered batch: sum their gradients.
-        dist.all_reduce(grad)
-        return grad[ctx.rank * ctx.batch : (ctx.rank + 1) * ctx.batch]
-
-
-def gather_features(features: torch.Tensor, *, with_grad: bool = True) -> tuple[torch.Tensor, int]:
-    """Concatenate ``features`` of every process (equal batch sizes).
-
-    Args:
-        features: (B, C) local features.
-        with_grad: Let gradients flow to the other processes' features (else only the local
-            slice carries gradients).
-
-    Returns:
-        tuple: (world * B, C) gathered features and the offset of the local slice.
-    """
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return features, 0
-    rank, batch = dist.get_rank(), features.shape[0]
-    if with_grad:
-        return _AllGatherWithGrad.apply(features), rank * batch
-    parts = [torch.empty_like(features) for _ in range(dist.get_world_size())]
-    dist.all_gather(parts, features.detach().contiguous())
-    parts[rank] = features
-    return torch.cat(parts, dim=0), rank * batch
 
 
 def clip_contrastive_loss(
@@ -233,8 +192,8 @@ class CLIPContrastive(BaseModel):
             dict: ``loss_itc`` (scalar) and the detached ``logit_scale`` for logging.
         """
         image_embeds, text_embeds = self._forward(inputs, data_samples)
-        all_images, offset = gather_features(image_embeds, with_grad=self.gather_with_grad)
-        all_texts, _ = gather_features(text_embeds, with_grad=self.gather_with_grad)
+        all_images, offset = all_gather_with_grad(image_embeds, with_grad=self.gather_with_grad)
+        all_texts, _ = all_gather_with_grad(text_embeds, with_grad=self.gather_with_grad)
         scale = self.logit_scale()
         loss = clip_contrastive_loss(
             all_images, all_texts, scale, offset=offset, local_batch=image_embeds.shape[0]

@@ -11,7 +11,8 @@ import torch
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-from mmpat.models.segmentors.clip_contrastive import clip_contrastive_loss, gather_features
+from mmpat.models.segmentors.clip_contrastive import clip_contrastive_loss
+from mmpat.models.utils import all_gather_with_grad
 
 CAPTIONS = ['a red circle', 'a blue star and a green cross', 'a white square', 'a yellow object']
 
@@ -63,7 +64,7 @@ def test_infonce_matches_reference():
 
 def test_gather_without_distributed_is_identity():
     x = torch.randn(3, 4)
-    out, offset = gather_features(x)
+    out, offset = all_gather_with_grad(x)
     assert out is x and offset == 0
 
 
@@ -125,24 +126,31 @@ def test_clear_errors(model):
         MODELS.build(dict(type='CLIPContrastive', preset='ViT-nope'))
 
 
-def _gather_worker(rank: int, init_file: str, feats, out_queue) -> None:
+def _gather_worker(rank: int, init_file: str, feats, out_dir: str) -> None:
     import torch.distributed as dist
 
+    torch.set_num_threads(1)
     dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=2)
-    img_all, txt_all = feats
-    img = img_all[2 * rank : 2 * rank + 2].clone().requires_grad_(True)
-    txt = txt_all[2 * rank : 2 * rank + 2].clone().requires_grad_(True)
-    all_img, offset = gather_features(img)
-    all_txt, _ = gather_features(txt)
-    loss = clip_contrastive_loss(all_img, all_txt, torch.tensor(5.0), offset=offset, local_batch=2)
-    loss.backward()
-    out_queue.put((rank, loss.item(), img.grad.clone(), txt.grad.clone()))
-    dist.barrier()
-    dist.destroy_process_group()
+    try:
+        img_all, txt_all = feats
+        img = img_all[2 * rank : 2 * rank + 2].clone().requires_grad_(True)
+        txt = txt_all[2 * rank : 2 * rank + 2].clone().requires_grad_(True)
+        all_img, offset = all_gather_with_grad(img)
+        all_txt, _ = all_gather_with_grad(txt)
+        loss = clip_contrastive_loss(
+            all_img, all_txt, torch.tensor(5.0), offset=offset, local_batch=2
+        )
+        loss.backward()
+        result = (rank, loss.item(), img.grad.clone(), txt.grad.clone())
+        torch.save(result, f'{out_dir}/rank{rank}.pt')
+    finally:
+        dist.destroy_process_group()
 
 
 def test_two_process_gather_matches_one_process(tmp_path):
     """Averaging the two ranks' gradients (what DDP does) equals the one-process gradient."""
+    import os
+
     import torch.multiprocessing as mp
 
     torch.manual_seed(0)
@@ -152,17 +160,11 @@ def test_two_process_gather_matches_one_process(tmp_path):
     ref = clip_contrastive_loss(ref_img, ref_txt, torch.tensor(5.0))
     ref.backward()
 
-    ctx = mp.get_context('fork')  # no re-import: fast
-    queue = ctx.Queue()
+    os.environ.setdefault('GLOO_SOCKET_IFNAME', 'lo')
+    # spawn, not fork: a forked child can deadlock on torch's thread pools
     init_file = str(tmp_path / 'dist_init')
-    procs = [
-        ctx.Process(target=_gather_worker, args=(r, init_file, (img, txt), queue)) for r in range(2)
-    ]
-    for p in procs:
-        p.start()
-    results = sorted(queue.get(timeout=120) for _ in procs)
-    for p in procs:
-        p.join(timeout=60)
+    mp.spawn(_gather_worker, args=(init_file, (img, txt), str(tmp_path)), nprocs=2, join=True)
+    results = [torch.load(tmp_path / f'rank{r}.pt') for r in range(2)]
     assert sum(r[1] for r in results) / 2 == pytest.approx(ref.item(), rel=1e-5)
     for rank, _, grad_img, grad_txt in results:
         rows = slice(2 * rank, 2 * rank + 2)
