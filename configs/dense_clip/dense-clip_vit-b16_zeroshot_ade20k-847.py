@@ -1,0 +1,14 @@
+# Training-free dense-CLIP (MaskCLIP-style) zero-shot baseline on A-847 (ADE20K-full val, 847 classes, 16-bit labels).
+# CLIP ViT-B/16 weights from a local file (see configs/_base_/models/dense-clip_vit-b16.py):
+#   python tools/test.py configs/dense_clip/dense-clip_vit-b16_zeroshot_ade20k-847.py \
+#       --cfg-options model.backbone.pretrained=checkpoints/clip/ViT-B-16.pt \
+#       model.text_encoder.pretrained=checkpoints/clip/ViT-B-16.pt
+# MaskCLIP refinements: --cfg-options model.decode_head.key_smoothing=True \
+#       model.decode_head.denoise_threshold=0.5
+_base_ = [
+    '../_base_/models/dense-clip_vit-b16.py',
+    '../_base_/datasets/ade20k_847.py',
+    '../_base_/default_runtime.py',
+]
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
