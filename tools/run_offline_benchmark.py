@@ -27,13 +27,18 @@ CLIP_CONFIG = ROOT / 'configs/clip/clip-tiny_scenes.py'
 DENSE_CLIP_CONFIG = ROOT / 'configs/dense_clip/dense-clip_vit-scenes-tiny_scenes.py'
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--data', default='data/scenes', help='scenes folder')
     parser.add_argument('--clip-dir', default='work_dirs/clip-tiny_scenes', help='tiny CLIP dir')
     parser.add_argument('--work-dir', default='work_dirs/offline_benchmark', help='outputs')
     parser.add_argument('--seed', type=int, default=0, help='scene generator seed')
-    return parser.parse_args()
+    # Smaller runs (smoke tests, a quick look): fewer scenes and pretraining iterations.
+    parser.add_argument('--num-pretrain', type=int, default=None, help='pretrain images')
+    parser.add_argument('--num-train', type=int, default=None, help='train images')
+    parser.add_argument('--num-val', type=int, default=None, help='val images')
+    parser.add_argument('--clip-iters', type=int, default=None, help='tiny CLIP iterations')
+    return parser.parse_args(argv)
 
 
 def step(title: str) -> float:
@@ -55,8 +60,8 @@ def latest_metrics(work_dir: Path) -> dict:
     return json.loads((runs[-1] / f'{runs[-1].name}.json').read_text())
 
 
-def main() -> None:
-    args = parse_args()
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     import mmpat  # noqa: F401
     from mmpat.datasets.scenes import generate_scenes
 
@@ -65,7 +70,10 @@ def main() -> None:
     summary: dict = {}
 
     started = step('1. scenes')
-    meta = generate_scenes(str(data), seed=args.seed)
+    sizes = dict(num_pretrain=args.num_pretrain, num_train=args.num_train, num_val=args.num_val)
+    meta = generate_scenes(
+        str(data), seed=args.seed, **{k: v for k, v in sizes.items() if v is not None}
+    )
     summary['scenes'] = dict(
         path=str(data),
         classes=len(meta['classes']),
@@ -78,22 +86,20 @@ def main() -> None:
     if weights.is_file():
         print(f'found {weights}, skipping pretraining (delete it to retrain)')
     else:
+        options = [f'train_dataloader.dataset.data_root={data}']
+        if args.clip_iters is not None:
+            options.append(f'train_cfg.max_iters={args.clip_iters}')
         run_tool(
-            [
-                'tools/train.py',
-                str(CLIP_CONFIG),
-                '--work-dir',
-                str(clip_dir),
-                '--cfg-options',
-                f'train_dataloader.dataset.data_root={data}',
-            ]
+            ['tools/train.py', str(CLIP_CONFIG), '--work-dir', str(clip_dir), '--cfg-options']
+            + options
         )
     summary['clip'] = dict(weights=str(weights), seconds=round(time.time() - started, 1))
 
     step('3. tiny CLIP zero-shot classification (dominant object, val)')
-    from mmpat.evaluation.clip_zeroshot_cls import evaluate_zero_shot_classification
+    from mmpat.apis.clip_export import load_clip_export
+    from mmpat.evaluation.clip_zeroshot import clip_zeroshot_dominant
 
-    accuracy = evaluate_zero_shot_classification(str(weights), str(data))
+    accuracy = clip_zeroshot_dominant(load_clip_export(str(weights)), str(data))
     summary['clip']['zero_shot_classification'] = accuracy
     print(json.dumps(accuracy, indent=2))
 

@@ -16,6 +16,7 @@ model = dict(
     ),
     test_cfg=dict(mode='whole'),
 )
+train_dataloader = None  # training-free
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(

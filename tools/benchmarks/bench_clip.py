@@ -222,7 +222,7 @@ def bench_full_vocab(preset: str, batch_size: int, cache_dir: str | None) -> dic
     )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--preset', default='ViT-B-16')
     parser.add_argument('--sizes', type=int, nargs='+', default=[224, 448])
@@ -238,7 +238,7 @@ def main() -> None:
     parser.add_argument('--cache-dir', default=None)
     parser.add_argument('--threads', type=int, default=0, help='torch threads (0: default)')
     parser.add_argument('--timer', choices=['wall', 'cpu'], default='wall')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.timer == 'cpu':
         TIMER['fn'] = time.process_time
     if args.threads:

@@ -1,0 +1,78 @@
+"""Smoke runs of the benchmark scripts and the main job on tiny inputs: they run to the end and
+print their tables with finite numbers and the parity checks they make (timings are not
+asserted: the machine is shared)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_tool(relative: str):
+    spec = importlib.util.spec_from_file_location(Path(relative).stem, ROOT / relative)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def table_rows(text: str, first_cell: str) -> list[list[str]]:
+    return [
+        [c.strip() for c in line.strip('|').split('|')]
+        for line in text.splitlines()
+        if line.startswith(f'| {first_cell}')
+    ]
+
+
+def test_bench_clip_smoke(capsys):
+    bench = load_tool('tools/benchmarks/bench_clip.py')
+    bench.main(
+        [
+            '--preset', 'ViT-test', '--sizes', '32', '--batches', '1', '--repeats', '1',
+            '--text-classes', '4', '--text-repeats', '1',
+        ]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    (image,) = table_rows(out, '32 ')
+    assert float(image[4]) > 0 and float(image[5]) < 1e-5  # ratio, global-embedding parity
+    (text,) = table_rows(out, '4 x 14')  # 4 classes x the 14 ViLD templates
+    assert float(text[4]) < 1e-5 and float(text[5]) < 1e-5  # per-prompt and vocabulary parity
+
+
+def test_bench_groupvit_smoke(capsys):
+    pytest.importorskip('transformers')
+    bench = load_tool('tools/benchmarks/bench_groupvit.py')
+    assert bench.main(['--repeats', '1', '--batch', '1', '--skip-slide']) == 0
+    out = capsys.readouterr().out
+    diff = float(re.search(r'embedding diff ([0-9.e+-]+)', out).group(1))
+    assert diff < 1e-4  # the benchmark compares the same weights
+    assert len(table_rows(out, 'image+text forward')) == 2
+
+
+@pytest.mark.slow
+def test_main_job_smoke(tmp_path):
+    """The README's main job on a few scenes and 4 pretraining iterations, as a user runs it."""
+    work = tmp_path / 'bench'
+    command = [
+        sys.executable, 'tools/run_offline_benchmark.py',
+        '--data', str(tmp_path / 'scenes'), '--clip-dir', str(tmp_path / 'clip'),
+        '--work-dir', str(work), '--num-pretrain', '64', '--num-train', '4', '--num-val', '6',
+        '--clip-iters', '4',
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    summary = json.loads((work / 'summary.json').read_text())
+    accuracy = summary['clip']['zero_shot_classification']
+    assert set(accuracy) >= {'acc_seen', 'acc_unseen', 'chance'}
+    metrics = summary['dense_clip']['metrics']
+    assert any(k.endswith('hIoU') for k in metrics)
+    assert (work / 'overlay_val.png').stat().st_size > 0
+    assert (tmp_path / 'clip' / 'clip_tiny.pth').is_file()
+    assert 'overlay:' in done.stdout
