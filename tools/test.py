@@ -61,7 +61,7 @@ def main() -> None:
             cfg.test_evaluator['keep_results'] = True
         # Testing needs no training parts; a training-free config may define only some of them
         # (a dataset base with a train split), which the Runner would otherwise refuse.
-        for key in ('train_dataloader', 'train_cfg', 'optim_wrapper'):
+        for key in ('train_dataloader', 'train_cfg', 'optim_wrapper', 'param_scheduler'):
             cfg[key] = None
         runner = build_runner(cfg)
         runner.test()

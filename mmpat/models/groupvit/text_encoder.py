@@ -151,11 +151,13 @@ class GroupViTTextEncoder(BaseModule):
             raise ValueError(
                 f'tokens must be [T, L] with L <= {self.context_length}, got {tuple(tokens.shape)}'
             )
-        length = tokens.shape[1]
-        x = self.token_embedding(tokens) + self.positional_embedding[:length]
-        x = self.ln_final(self.transformer(x))
         eot = tokens.argmax(dim=-1)
-        return x[torch.arange(x.shape[0], device=x.device), eot]
+        # Causal attention: nothing after a row's EOT reaches its pooled EOT feature, so the
+        # padding after the longest text is cut (same output, far less work for short texts).
+        length = int(eot.max()) + 1
+        x = self.token_embedding(tokens[:, :length]) + self.positional_embedding[:length]
+        x = self.transformer(x)
+        return self.ln_final(x[torch.arange(x.shape[0], device=x.device), eot])
 
     def encode_text(self, texts: str | Sequence[str]) -> Tensor:
         """Tokenise and encode strings -> [T, width]."""
