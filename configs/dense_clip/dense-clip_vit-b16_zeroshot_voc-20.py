@@ -10,5 +10,3 @@ _base_ = [
     '../_base_/datasets/voc20.py',
     '../_base_/default_runtime.py',
 ]
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')

@@ -17,8 +17,6 @@ model = dict(
     test_cfg=dict(mode='whole'),
 )
 train_dataloader = None  # training-free
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),

@@ -34,3 +34,6 @@ model = dict(
     test_cfg=dict(mode='slide', crop_size=(448, 448), stride=(224, 224)),
 )
 custom_hooks = [dict(type='VocabularyHook')]
+# Training-free: evaluation loops only.
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
