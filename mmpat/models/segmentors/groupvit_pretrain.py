@@ -16,6 +16,7 @@ import random
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
 
@@ -23,6 +24,20 @@ from mmpat.models.losses import multi_label_prompts
 from mmpat.models.text_encoders.templates import get_templates
 
 from .groupvit_zero_shot import GroupViTZeroShot
+
+
+def groups_in_use(assign: Tensor) -> Tensor:
+    """Mean number of groups that win at least one token, per image.
+
+    Args:
+        assign (Tensor): Assignment [B, S, N] of N tokens to S groups (hard or soft; each token
+            counts for its highest-scoring group).
+
+    Returns:
+        Tensor: Scalar in [1, S].
+    """
+    winners = F.one_hot(assign.argmax(dim=-2), assign.shape[-2])  # [B, N, S]
+    return winners.amax(dim=1).sum(dim=-1).float().mean()
 
 
 @MODELS.register_module()
@@ -106,4 +121,8 @@ class GroupViTPretrain(GroupViTZeroShot):
         )
         with torch.no_grad():
             losses['logit_scale'] = self.logit_scale.exp().detach()
+            # Logged (not summed: no 'loss' in the name) so that a grouping collapse, every
+            # token in one group, shows in the training log as groups_stage{i} falling to 1.
+            for stage, assign in enumerate(feats['assigns'], start=1):
+                losses[f'groups_stage{stage}'] = groups_in_use(assign)
         return losses

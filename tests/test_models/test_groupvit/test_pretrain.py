@@ -13,6 +13,7 @@ from mmseg.structures import SegDataSample
 
 from mmpat.models.groupvit.blocks import gumbel_hard, hard_one_hot
 from mmpat.models.losses import multi_label_prompts
+from mmpat.models.segmentors.groupvit_pretrain import groups_in_use
 
 
 def test_hard_assignments_are_one_hot_with_soft_gradient():
@@ -68,7 +69,10 @@ def test_pretrain_loss_matches_manual_computation():
     x = torch.randn(3, 3, 64, 64)
     captions = ['a red circle', 'a dog on the grass', 'it is what it is']
     losses = model.loss(x, _samples(captions))
-    assert set(losses) == {'loss_itc', 'loss_multi_label', 'logit_scale'}
+    stages = [f'groups_stage{i + 1}' for i in range(len(model.backbone(x)['assigns']))]
+    assert set(losses) == {'loss_itc', 'loss_multi_label', 'logit_scale', *stages}
+    for name, assign in zip(stages, model.backbone(x)['assigns']):
+        assert 1 <= losses[name] <= assign.shape[1]
     # same computation by hand (same prompt sampler seed)
     rng = random.Random(3)
     prompts = [p for c in captions for p in multi_label_prompts(c, 2, model.prompt_templates, rng)]
@@ -117,3 +121,13 @@ def test_eval_vocabulary_hook():
     assert model.class_names == ['background', 'cat', 'dog'] and model.has_background
     hook.after_val(runner)
     assert model.class_names == ['background', 'cat', 'dog']
+
+
+def test_groups_in_use_counts_winning_groups():
+    collapsed = torch.zeros(2, 4, 6)
+    collapsed[:, 1] = 1.0  # every token in group 1
+    assert groups_in_use(collapsed) == 1
+    spread = torch.eye(4).repeat(1, 2)[None].expand(2, 4, 8)  # tokens cycle over 4 groups
+    assert groups_in_use(spread) == 4
+    soft = torch.tensor([[[0.6, 0.2], [0.4, 0.8]]])  # soft: token 0 -> group 0, token 1 -> 1
+    assert groups_in_use(soft) == 2
