@@ -89,6 +89,14 @@ CASES = [
     ),
     ModuleCase(cfg=dict(type='GroupViTContrastiveLoss'), make_inputs=_loss_inputs),
     ModuleCase(
+        cfg=dict(type='GroupUsageLoss', loss_weight=0.5),
+        make_inputs=lambda: (
+            ([torch.randn(2, 8, 20, requires_grad=True).softmax(1), torch.rand(2, 2, 8)],),
+            {},
+        ),
+        check=lambda out: 0 <= float(out['loss_groups']) <= 1.0,
+    ),
+    ModuleCase(
         cfg=dict(type='EvalVocabularyHook'),
         registry='HOOKS',
         method='before_val',

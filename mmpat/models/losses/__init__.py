@@ -1,9 +1,11 @@
 """mmpat losses."""
 
 from .caption_nouns import extract_nouns, multi_label_prompts
+from .group_usage import GroupUsageLoss
 from .groupvit_contrastive import GroupViTContrastiveLoss
 
 __all__: list[str] = [
+    'GroupUsageLoss',
     'GroupViTContrastiveLoss',
     'extract_nouns',
     'multi_label_prompts',

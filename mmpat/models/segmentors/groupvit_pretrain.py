@@ -7,7 +7,10 @@ assignments (the backbone in train mode); validation/test run the zero-shot prot
 
 Our choices (config fields): ``num_prompts`` K (spec: 3 for GCC+YFCC, 0 for GCC+RedCaps),
 ``prompt_templates='imagenet'`` (the 80 CLIP ImageNet templates), nouns from the built-in
-heuristic :func:`mmpat.models.losses.extract_nouns`, ``seed`` for the prompt sampler.
+heuristic :func:`mmpat.models.losses.extract_nouns`, ``seed`` for the prompt sampler, and
+``group_loss`` (default None: the paper's losses only), an optional regulariser on the grouping
+assignments such as :class:`mmpat.models.losses.GroupUsageLoss` against the one-group collapse
+of small-data training.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ class GroupViTPretrain(GroupViTZeroShot):
         num_prompts (int): K noun prompts per image for the multi-label loss (0: ITC only).
         prompt_templates (str | Sequence[str]): Template set name or templates for prompts.
         loss (dict): Loss config (default ``GroupViTContrastiveLoss``).
+        group_loss (dict, optional): Loss on the soft assignments of the grouping stages
+            (e.g. ``dict(type='GroupUsageLoss', loss_weight=0.5)``); None (spec) for none.
         seed (int): Seed of the prompt sampler (nouns and templates).
         **kwargs: :class:`GroupViTZeroShot` arguments (arch, class_names, bg_thresh, ...).
     """
@@ -58,6 +63,7 @@ class GroupViTPretrain(GroupViTZeroShot):
         num_prompts: int = 3,
         prompt_templates: str | Sequence[str] = 'imagenet',
         loss: dict | None = None,
+        group_loss: dict | None = None,
         seed: int = 0,
         **kwargs,
     ) -> None:
@@ -65,6 +71,7 @@ class GroupViTPretrain(GroupViTZeroShot):
         self.num_prompts = int(num_prompts)
         self.prompt_templates = list(get_templates(prompt_templates))
         self.loss_fn = MODELS.build(loss or dict(type='GroupViTContrastiveLoss'))
+        self.group_loss_fn = MODELS.build(group_loss) if group_loss is not None else None
         self._rng = random.Random(seed)
 
     @staticmethod
@@ -96,7 +103,8 @@ class GroupViTPretrain(GroupViTZeroShot):
             data_samples (list[SegDataSample]): With ``metainfo['caption']``.
 
         Returns:
-            dict: ``loss_itc`` and (K > 0) ``loss_multi_label``.
+            dict: ``loss_itc``, (K > 0) ``loss_multi_label`` and (with ``group_loss``) its
+            term, plus logged values (``logit_scale``, ``groups_stage{i}``).
         """
         captions = self.captions_of(data_samples)
         feats = self.backbone(inputs)
@@ -119,6 +127,8 @@ class GroupViTPretrain(GroupViTZeroShot):
             prompt_emb,
             self.multi_label_logit_scale,
         )
+        if self.group_loss_fn is not None:
+            losses.update(self.group_loss_fn(feats['soft_assigns']))
         with torch.no_grad():
             losses['logit_scale'] = self.logit_scale.exp().detach()
             # Logged (not summed: no 'loss' in the name) so that a grouping collapse, every
