@@ -9,7 +9,10 @@ heuristic (our choice, documented and tested):
    words ending in ``-ly`` and words shorter than 3 letters;
 3. drop a word ending in ``-ing``/``-ed`` unless it directly follows an article/determiner
    ("a building" is kept, "dogs playing" is not);
-4. keep the rest in caption order, without duplicates.
+4. keep the rest in caption order, without duplicates;
+5. optionally (``with_adjectives=True``, our option for captions whose classes are
+   attribute-noun compositions such as the generated scenes' "red circle") keep the run of
+   listed adjectives directly before each noun, so the prompt is a noun phrase.
 
 Captions with no noun left fall back to the whole caption (so every image gets a prompt).
 """
@@ -60,11 +63,13 @@ _ADJECTIVES = frozenset(
 )
 
 
-def extract_nouns(caption: str) -> list[str]:
+def extract_nouns(caption: str, with_adjectives: bool = False) -> list[str]:
     """Nouns of a caption by the heuristic in the module docstring.
 
     Args:
         caption (str): A caption.
+        with_adjectives (bool): Keep the adjectives directly before each noun
+            ("a big red circle" -> "big red circle" instead of "circle").
 
     Returns:
         list[str]: Candidate nouns in caption order, without duplicates (may be empty).
@@ -78,6 +83,11 @@ def extract_nouns(caption: str) -> list[str]:
             continue
         if word.endswith(('ing', 'ed')) and (index == 0 or words[index - 1] not in _ARTICLES):
             continue
+        if with_adjectives:
+            start = index
+            while start > 0 and words[start - 1] in _ADJECTIVES:
+                start -= 1
+            word = ' '.join(words[start : index + 1])
         if word not in nouns:
             nouns.append(word)
     return nouns
@@ -88,6 +98,7 @@ def multi_label_prompts(
     num_prompts: int,
     templates: Sequence[str],
     rng: random.Random | None = None,
+    with_adjectives: bool = False,
 ) -> list[str]:
     """K prompt texts for one caption: K random nouns in random templates, padded by the caption.
 
@@ -97,12 +108,14 @@ def multi_label_prompts(
         templates (Sequence[str]): Templates with one ``{}`` (ImageNet templates by default in
             the loss).
         rng (random.Random, optional): Random source (default: the module's).
+        with_adjectives (bool): Noun phrases with their leading adjectives (see
+            :func:`extract_nouns`).
 
     Returns:
         list[str]: Exactly K texts. A caption without nouns gives K copies of itself.
     """
     rng = rng or random
-    nouns = extract_nouns(caption)
+    nouns = extract_nouns(caption, with_adjectives=with_adjectives)
     chosen = rng.sample(nouns, k=min(num_prompts, len(nouns)))
     prompts = [rng.choice(list(templates)).format(noun) for noun in chosen]
     return prompts + [caption] * (num_prompts - len(prompts))

@@ -50,6 +50,8 @@ class GroupViTPretrain(GroupViTZeroShot):
     Args:
         num_prompts (int): K noun prompts per image for the multi-label loss (0: ITC only).
         prompt_templates (str | Sequence[str]): Template set name or templates for prompts.
+        noun_phrases (bool): Prompts from nouns with their leading adjectives ("red circle")
+            instead of bare nouns (spec: False).
         loss (dict): Loss config (default ``GroupViTContrastiveLoss``).
         group_loss (dict, optional): Loss on the soft assignments of the grouping stages
             (e.g. ``dict(type='GroupUsageLoss', loss_weight=0.5)``); None (spec) for none.
@@ -62,6 +64,7 @@ class GroupViTPretrain(GroupViTZeroShot):
         *,
         num_prompts: int = 3,
         prompt_templates: str | Sequence[str] = 'imagenet',
+        noun_phrases: bool = False,
         loss: dict | None = None,
         group_loss: dict | None = None,
         seed: int = 0,
@@ -70,6 +73,7 @@ class GroupViTPretrain(GroupViTZeroShot):
         super().__init__(**kwargs)
         self.num_prompts = int(num_prompts)
         self.prompt_templates = list(get_templates(prompt_templates))
+        self.noun_phrases = bool(noun_phrases)
         self.loss_fn = MODELS.build(loss or dict(type='GroupViTContrastiveLoss'))
         self.group_loss_fn = MODELS.build(group_loss) if group_loss is not None else None
         self._rng = random.Random(seed)
@@ -107,13 +111,23 @@ class GroupViTPretrain(GroupViTZeroShot):
             term, plus logged values (``logit_scale``, ``groups_stage{i}``).
         """
         captions = self.captions_of(data_samples)
+        if len(captions) < 2:
+            raise ValueError(
+                f'GroupViTPretrain got a batch of {len(captions)} image-caption pair; training '
+                'needs at least 2 per process (contrastive negatives and the BatchNorm '
+                'projectors): raise train_dataloader.batch_size'
+            )
         feats = self.backbone(inputs)
         image_emb = self.img_projector(feats['pooled'])
         texts = list(captions)
         if self.num_prompts > 0:
             for caption in captions:
                 texts += multi_label_prompts(
-                    caption, self.num_prompts, self.prompt_templates, self._rng
+                    caption,
+                    self.num_prompts,
+                    self.prompt_templates,
+                    self._rng,
+                    with_adjectives=self.noun_phrases,
                 )
         text_emb = self.encode_captions(texts)
         batch = len(captions)

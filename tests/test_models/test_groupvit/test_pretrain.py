@@ -131,3 +131,28 @@ def test_groups_in_use_counts_winning_groups():
     assert groups_in_use(spread) == 4
     soft = torch.tensor([[[0.6, 0.2], [0.4, 0.8]]])  # soft: token 0 -> group 0, token 1 -> 1
     assert groups_in_use(soft) == 2
+
+
+@pytest.mark.parametrize(('noun_phrases', 'expected'), [(False, 'circle'), (True, 'red circle')])
+def test_pretrain_prompts_use_nouns_or_noun_phrases(noun_phrases, expected, monkeypatch):
+    model = MODELS.build(
+        dict(
+            type='GroupViTPretrain',
+            arch='GroupViT-test',
+            num_prompts=1,
+            prompt_templates=['a photo of a {}.'],
+            noun_phrases=noun_phrases,
+        )
+    )
+    seen: list[str] = []
+    encode = model.encode_captions
+
+    def spy(texts):
+        seen.extend(texts)
+        return encode(texts)
+
+    monkeypatch.setattr(model, 'encode_captions', spy)
+    model.loss(torch.randn(2, 3, 64, 64), _samples(['a red circle', 'it is']))
+    assert seen == ['a red circle', 'it is', f'a photo of a {expected}.', 'it is']
+    with pytest.raises(ValueError, match='batch of 1 image-caption pair'):
+        model.loss(torch.randn(1, 3, 64, 64), _samples(['a red circle']))

@@ -146,3 +146,28 @@ def test_prompts_pad_with_caption_and_fall_back():
     assert multi_label_prompts('it is what it is', 2, templates, rng) == ['it is what it is'] * 2
     many = multi_label_prompts('a cat, a dog, a tree and a car', 2, templates, rng)
     assert len(many) == 2 and all('{}' not in p for p in many)
+
+
+@pytest.mark.parametrize(
+    'caption, phrases',
+    [
+        ('a blue square and a yellow triangle', ['blue square', 'yellow triangle']),
+        ('A big brown dog running on green grass', ['big brown dog', 'green grass']),
+        ('a circle that is red', ['circle']),  # the adjective does not precede the noun
+        ('two red objects', ['red objects']),
+        ('it is what it is', []),
+    ],
+)
+def test_noun_phrases_keep_leading_adjectives(caption, phrases):
+    assert extract_nouns(caption, with_adjectives=True) == phrases
+
+
+def test_prompts_from_noun_phrases():
+    prompts = multi_label_prompts(
+        'a red circle and a blue star',
+        2,
+        ['a photo of a {}.'],
+        random.Random(0),
+        with_adjectives=True,
+    )
+    assert sorted(prompts) == ['a photo of a blue star.', 'a photo of a red circle.']
