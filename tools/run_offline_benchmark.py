@@ -3,7 +3,8 @@
 1. generate the scenes (``data/scenes``; skipped when present with the same arguments);
 2. pretrain the tiny CLIP on the scene captions if its weights are absent;
 3. report the tiny CLIP's zero-shot classification accuracy (seen / unseen);
-4. evaluate the training-free dense-CLIP segmentor on ``val`` (mIoU all/seen/unseen, hIoU);
+4. evaluate the training-free dense-CLIP segmentor on ``val`` (mIoU all/seen/unseen, hIoU),
+   next to the trivial baseline (the most frequent class, background, everywhere);
 5. write an overlay of a validation image segmented with the scenes' vocabulary.
 
 Usage:
@@ -25,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 CLIP_CONFIG = ROOT / 'configs/clip/clip-tiny_scenes.py'
 DENSE_CLIP_CONFIG = ROOT / 'configs/dense_clip/dense-clip_vit-scenes-tiny_scenes.py'
+KEYS = ('mIoU', 'mIoU_seen', 'mIoU_unseen', 'hIoU')
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -119,6 +121,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     metrics = latest_metrics(test_dir)
     summary['dense_clip'] = dict(metrics=metrics, seconds=round(time.time() - started, 1))
+    from mmpat.evaluation.trivial_baselines import constant_prediction_metrics
+
+    # The bar every method must clear: the most frequent class (background) everywhere.
+    trivial = constant_prediction_metrics(str(data), 'val')
+    summary['trivial_most_frequent_class'] = trivial
 
     step('5. overlay of a validation image')
     from mmpat.apis import OpenVocabInferencer
@@ -137,9 +144,11 @@ def main(argv: list[str] | None = None) -> None:
 
     (work_dir / 'summary.json').write_text(json.dumps(summary, indent=2))
     print('\n=== results ===')
-    for key in ('mIoU', 'mIoU_seen', 'mIoU_unseen', 'hIoU'):
-        value = next((v for k, v in metrics.items() if k.endswith(key)), None)
-        print(f'dense-CLIP {key:12s} {value}')
+    print(f'{"":28s} {"mIoU":>8s} {"mIoU_seen":>10s} {"mIoU_unseen":>12s} {"hIoU":>8s}')
+    rows = [('dense-CLIP', metrics), (f'all "{trivial["class"]}" (trivial)', trivial)]
+    for name, values in rows:
+        cells = [next((v for k, v in values.items() if k.endswith(key)), None) for key in KEYS]
+        print(f'{name:28s} ' + ' '.join(f'{c!s:>{w}s}' for c, w in zip(cells, (8, 10, 12, 8))))
     print(f'scenes:   {data}')
     print(f'tiny CLIP {weights}')
     print(f'overlay:  {overlay} (image {image.name})')

@@ -73,6 +73,9 @@ def test_main_job_smoke(tmp_path):
     assert set(accuracy) >= {'acc_seen', 'acc_unseen', 'chance'}
     metrics = summary['dense_clip']['metrics']
     assert any(k.endswith('hIoU') for k in metrics)
+    trivial = summary['trivial_most_frequent_class']
+    assert trivial['class'] == 'background' and 0 < trivial['mIoU'] < 100
+    assert '(trivial)' in done.stdout
     assert (work / 'overlay_val.png').stat().st_size > 0
     assert (tmp_path / 'clip' / 'clip_tiny.pth').is_file()
     assert 'overlay:' in done.stdout
