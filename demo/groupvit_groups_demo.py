@@ -35,27 +35,20 @@ def main(argv=None) -> int:
         os.environ['MMPAT_TRUST_CHECKPOINTS'] = '1'
     import numpy as np
     import torch
-    from mmengine.config import Config
-    from mmseg.registry import MODELS
     from PIL import Image
 
     import mmpat  # noqa: F401
-    from mmpat.models.groupvit import load_groupvit_weights
+    from mmpat.apis import load_groupvit_segmentor
     from mmpat.visualization import draw_stage_groups, groupvit_stage_groups
 
     if not os.path.isfile(args.img):
         print(f'error: image {args.img!r} does not exist', file=sys.stderr)
         return 2
-    cfg = Config.fromfile(args.config)
-    model_cfg = cfg.model.to_dict()
-    model_cfg['pretrained'] = None
-    model = MODELS.build(model_cfg)
     try:
-        load_groupvit_weights(model, args.checkpoint, getattr(model, 'arch_name', 'custom'))
-    except (FileNotFoundError, ValueError, RuntimeError) as err:
+        model, _ = load_groupvit_segmentor(args.config, args.checkpoint)
+    except (FileNotFoundError, ValueError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
-    model.eval()
     image = Image.open(args.img).convert('RGB')
     if args.short_side:
         scale = args.short_side / min(image.size)

@@ -1,6 +1,7 @@
 """High-level inference APIs."""
 
 from .clip_export import export_clip_weights, load_clip_export, save_clip_weights
+from .groupvit import load_groupvit_segmentor
 from .open_vocab_inferencer import OpenVocabInferencer, read_image
 from .weights import load_model_weights
 
@@ -8,6 +9,7 @@ __all__ = [
     'OpenVocabInferencer',
     'export_clip_weights',
     'load_clip_export',
+    'load_groupvit_segmentor',
     'save_clip_weights',
     'load_model_weights',
     'read_image',

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os.path as osp
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -55,22 +56,41 @@ def constant_prediction_metrics(
         raise FileNotFoundError(f'{meta_path} not found: {data_root} is not a scenes folder')
     with open(meta_path) as f:
         meta = json.load(f)
-    classes = list(meta['classes'])
+    dataset_meta = dict(
+        classes=list(meta['classes']), seen_classes=meta['seen'], unseen_classes=meta['unseen']
+    )
     maps = _label_maps(data_root, split)
+    return constant_map_metrics(maps, dataset_meta, label, ignore_index=ignore_index)
+
+
+def constant_map_metrics(
+    gt_maps: Sequence[np.ndarray],
+    dataset_meta: dict,
+    label: int | None = None,
+    *,
+    ignore_index: int = 255,
+) -> dict:
+    """Metrics of predicting one class everywhere on the given label maps.
+
+    Args:
+        gt_maps (Sequence[np.ndarray]): (H, W) ground-truth label maps.
+        dataset_meta (dict): ``classes`` and optionally ``seen_classes`` / ``unseen_classes``.
+        label (int, optional): The class predicted everywhere (default: the most frequent).
+        ignore_index (int): Ignored label.
+
+    Returns:
+        dict: as :func:`constant_prediction_metrics`.
+    """
+    classes = list(dataset_meta['classes'])
     if label is None:
         counts = np.zeros(len(classes), dtype=np.int64)
-        for gt in maps:
-            valid = gt[gt != ignore_index].astype(np.int64)
+        for gt in gt_maps:
+            valid = np.asarray(gt)[np.asarray(gt) != ignore_index].astype(np.int64)
             counts += np.bincount(valid, minlength=len(classes))[: len(classes)]
         label = int(counts.argmax())
     if not 0 <= label < len(classes):
         raise ValueError(f'label {label} is not a class index (0..{len(classes) - 1})')
-    metric = OpenVocabIoUMetric(
-        ignore_index=ignore_index,
-        dataset_meta=dict(
-            classes=classes, seen_classes=meta['seen'], unseen_classes=meta['unseen']
-        ),
-    )
-    preds = [np.full(gt.shape, label, dtype=np.int64) for gt in maps]
-    metrics = metric.evaluate_maps(preds, maps)
+    metric = OpenVocabIoUMetric(ignore_index=ignore_index, dataset_meta=dict(dataset_meta))
+    preds = [np.full(np.shape(gt), label, dtype=np.int64) for gt in gt_maps]
+    metrics = metric.evaluate_maps(preds, gt_maps)
     return dict(label=label, **{'class': classes[label]}, **metrics)

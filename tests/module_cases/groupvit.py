@@ -89,6 +89,13 @@ CASES = [
     ),
     ModuleCase(cfg=dict(type='GroupViTContrastiveLoss'), make_inputs=_loss_inputs),
     ModuleCase(
+        cfg=dict(type='GroupTextMILLoss'),
+        make_inputs=lambda: (
+            (torch.randn(2, 3, 8, requires_grad=True), torch.randn(2, 2, 8), torch.tensor(2.0)),
+            {},
+        ),
+    ),
+    ModuleCase(
         cfg=dict(type='GroupUsageLoss', loss_weight=0.5),
         make_inputs=lambda: (
             ([torch.randn(2, 8, 20, requires_grad=True).softmax(1), torch.rand(2, 2, 8)],),

@@ -1,10 +1,12 @@
 """mmpat losses."""
 
 from .caption_nouns import extract_nouns, multi_label_prompts
+from .group_text_mil import GroupTextMILLoss
 from .group_usage import GroupUsageLoss
 from .groupvit_contrastive import GroupViTContrastiveLoss
 
 __all__: list[str] = [
+    'GroupTextMILLoss',
     'GroupUsageLoss',
     'GroupViTContrastiveLoss',
     'extract_nouns',

@@ -10,7 +10,8 @@ Our choices (config fields): ``num_prompts`` K (spec: 3 for GCC+YFCC, 0 for GCC+
 heuristic :func:`mmpat.models.losses.extract_nouns`, ``seed`` for the prompt sampler, and
 ``group_loss`` (default None: the paper's losses only), an optional regulariser on the grouping
 assignments such as :class:`mmpat.models.losses.GroupUsageLoss` against the one-group collapse
-of small-data training.
+of small-data training, and ``group_text_loss`` (default None), an optional loss that names the
+final groups themselves from the noun prompts (:class:`mmpat.models.losses.GroupTextMILLoss`).
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ class GroupViTPretrain(GroupViTZeroShot):
         loss (dict): Loss config (default ``GroupViTContrastiveLoss``).
         group_loss (dict, optional): Loss on the soft assignments of the grouping stages
             (e.g. ``dict(type='GroupUsageLoss', loss_weight=0.5)``); None (spec) for none.
+        group_text_loss (dict, optional): Loss between the K noun prompts and the projected
+            final groups (e.g. ``dict(type='GroupTextMILLoss')``, temperature
+            ``multi_label_logit_scale``); needs ``num_prompts > 0``. None (spec) for none.
         seed (int): Seed of the prompt sampler (nouns and templates).
         **kwargs: :class:`GroupViTZeroShot` arguments (arch, class_names, bg_thresh, ...).
     """
@@ -67,6 +71,7 @@ class GroupViTPretrain(GroupViTZeroShot):
         noun_phrases: bool = False,
         loss: dict | None = None,
         group_loss: dict | None = None,
+        group_text_loss: dict | None = None,
         seed: int = 0,
         **kwargs,
     ) -> None:
@@ -76,6 +81,14 @@ class GroupViTPretrain(GroupViTZeroShot):
         self.noun_phrases = bool(noun_phrases)
         self.loss_fn = MODELS.build(loss or dict(type='GroupViTContrastiveLoss'))
         self.group_loss_fn = MODELS.build(group_loss) if group_loss is not None else None
+        if group_text_loss is not None and self.num_prompts <= 0:
+            raise ValueError(
+                'group_text_loss names the groups with the noun prompts: set num_prompts > 0 '
+                f'(got {self.num_prompts})'
+            )
+        self.group_text_loss_fn = (
+            MODELS.build(group_text_loss) if group_text_loss is not None else None
+        )
         self._rng = random.Random(seed)
 
     @staticmethod
@@ -143,6 +156,11 @@ class GroupViTPretrain(GroupViTZeroShot):
         )
         if self.group_loss_fn is not None:
             losses.update(self.group_loss_fn(feats['soft_assigns']))
+        if self.group_text_loss_fn is not None:
+            group_emb = self.img_projector(feats['tokens'])  # [B, S, D]
+            losses.update(
+                self.group_text_loss_fn(group_emb, prompt_emb, self.multi_label_logit_scale)
+            )
         with torch.no_grad():
             losses['logit_scale'] = self.logit_scale.exp().detach()
             # Logged (not summed: no 'loss' in the name) so that a grouping collapse, every

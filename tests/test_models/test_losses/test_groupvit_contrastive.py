@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import math
-import os
 import random
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
+from helpers.two_processes import run_in_two_processes
 
 from mmpat.models.losses import GroupViTContrastiveLoss, extract_nouns, multi_label_prompts
 
@@ -89,29 +87,12 @@ def test_single_process_matches_reference():
     assert torch.allclose(big['loss_itc'], ref_big, atol=1e-5)
 
 
-def _worker(rank, world, init_file, out_file):
-    torch.set_num_threads(1)
-    dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=world)
-    try:
-        data = make_data()
-        rows = slice(rank * B, (rank + 1) * B)
-        result = run_loss(data, rows, GroupViTContrastiveLoss())
-        # what DDP does: average the loss (for logging) and the gradients over processes
-        for key in ('loss', 'itc', 'grads'):
-            dist.all_reduce(result[key])
-            result[key] /= world
-        if rank == 0:
-            torch.save(result, out_file)
-    finally:
-        dist.destroy_process_group()
+def _rank_loss(rank, world):
+    return run_loss(make_data(), slice(rank * B, (rank + 1) * B), GroupViTContrastiveLoss())
 
 
 def test_two_processes_equal_single_process(tmp_path):
-    out_file = str(tmp_path / 'dist.pt')
-    os.environ.setdefault('GLOO_SOCKET_IFNAME', 'lo')
-    # spawn (fork can deadlock on torch's thread pools); the children re-import mmpat
-    mp.spawn(_worker, args=(2, str(tmp_path / 'init'), out_file), nprocs=2, join=True)
-    distributed = torch.load(out_file)
+    distributed = run_in_two_processes(_rank_loss, tmp_path)
     single = run_loss(make_data(), slice(0, 2 * B), GroupViTContrastiveLoss())
     assert torch.allclose(distributed['loss'], single['loss'], atol=1e-5)
     assert torch.allclose(distributed['itc'], single['itc'], atol=1e-5)

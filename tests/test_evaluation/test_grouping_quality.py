@@ -1,0 +1,76 @@
+"""Oracle group labels and best-group IoUs on hand-made maps; the GroupViT report tool."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mmpat.evaluation.grouping_quality import best_group_ious, oracle_labels
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_oracle_labels_take_the_majority_class_of_each_group():
+    groups = np.array([[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 2, 2]])
+    gt = np.array([[3, 3, 5, 255], [3, 4, 255, 255], [0, 255, 0, 7]])
+    out = oracle_labels(groups, gt)
+    # group 0: 3,3,3,4 -> 3; group 1: only 5 is valid -> 5; group 2: 0,0,7 -> 0
+    expected = np.array([[3, 3, 5, 5], [3, 3, 5, 5], [0, 0, 0, 0]])
+    assert np.array_equal(out, expected)
+    # a group of ignored pixels only stays ignored
+    assert np.all(oracle_labels(np.zeros((2, 2), int), np.full((2, 2), 255)) == 255)
+    with pytest.raises(ValueError, match='differ in shape'):
+        oracle_labels(groups, gt[:2])
+
+
+def test_best_group_iou_per_object():
+    gt = np.zeros((4, 4), int)
+    gt[:2, :2] = 1  # object 1: 4 pixels
+    gt[3, 3] = 2  # object 2: 1 pixel
+    groups = np.zeros((4, 4), int)
+    groups[:2, :3] = 1  # 6 pixels covering object 1 -> IoU 4/6
+    ious = best_group_ious(groups, gt)
+    assert ious == pytest.approx([4 / 6, 1 / 10])  # object 2 shares group 0 (10 pixels)
+    assert best_group_ious(groups, np.zeros((4, 4), int)) == []  # background only
+
+
+@pytest.mark.slow
+def test_report_tool_runs_on_a_tiny_model(tmp_path):
+    from mmseg.registry import MODELS
+
+    from mmpat.datasets.scenes.generator import generate_scenes
+
+    data = tmp_path / 'scenes'
+    generate_scenes(str(data), size=64, num_pretrain=0, num_train=0, num_val=4, progress=False)
+    config = tmp_path / 'cfg.py'
+    config.write_text(
+        f"_base_ = '{ROOT}/configs/groupvit/groupvit-tiny_scenes-captions.py'\n"
+        "model = dict(arch='GroupViT-test', data_preprocessor=dict(size=(64, 64)))\n"
+        f"test_dataloader = dict(dataset=dict(data_root='{data}'))\n"
+    )
+    torch.manual_seed(0)
+    model = MODELS.build(dict(type='GroupViTPretrain', arch='GroupViT-test'))
+    weights = tmp_path / 'w.pth'
+    torch.save(dict(state_dict=model.state_dict()), weights)
+    command = [sys.executable, 'tools/analysis/groupvit_grouping_report.py', str(config),
+               str(weights), '--json']  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result['images'] == 4
+    assert 1 <= result['groups_per_image'] <= 2  # GroupViT-test has 2 final groups
+    # the oracle naming of the same groups can only do better than the protocol's naming
+    assert result['mIoU_oracle_labels']['aAcc'] >= result['mIoU_protocol']['aAcc']
+    assert result['trivial']['class'] == 'background'
+    assert 0 <= result['dominant_object']['image_acc'] <= 1
+    missing = subprocess.run(
+        [sys.executable, 'tools/analysis/groupvit_grouping_report.py', 'nope.py', str(weights)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert missing.returncode == 2 and "config 'nope.py' does not exist" in missing.stderr

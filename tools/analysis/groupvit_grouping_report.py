@@ -1,0 +1,181 @@
+"""Diagnose a GroupViT zero-shot segmentor: is it the grouping or the naming that fails?
+
+For every image of the config's test set (whole image, the config's preprocessing) it records
+the final groups (argmax of the multiplied soft assignments, as the protocol), the protocol's
+label map and the ground truth, then prints:
+
+* groups in use per image, best-group IoU of the ground-truth objects;
+* mIoU of the protocol, of the *oracle labelling* (each group named by its majority
+  ground-truth class: the ceiling for these groups) and of the trivial baseline (most
+  frequent class everywhere);
+* dominant-object recognition: accuracy of the whole-image embedding and of the group holding
+  most of the dominant object (for two-word class names such as 'red circle', also the first
+  and the last word alone);
+* predicted and true foreground fraction (how the background threshold behaves).
+
+Example::
+
+    python tools/analysis/groupvit_grouping_report.py \\
+        configs/groupvit/groupvit-tiny_scenes-captions.py \\
+        work_dirs/groupvit-tiny_scenes-captions/iter_1000.pth [--max-images 100] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config', help='a GroupViTZeroShot / GroupViTPretrain config')
+    parser.add_argument('checkpoint', help='weights (mmpat checkpoint, released .pth or HF)')
+    parser.add_argument('--max-images', type=int, default=None, help='only the first N images')
+    parser.add_argument('--json', action='store_true', help='print the report as JSON')
+    parser.add_argument('--trust-checkpoint', action='store_true', help='allow trusted pickles')
+    parser.add_argument('--cfg-options', nargs='+', default=[], help='key=value overrides')
+    return parser.parse_args(argv)
+
+
+def _words_right(pred: str, target: str) -> tuple[bool, bool] | None:
+    """(first word right, last word right) for two-word names, else None."""
+    p, t = pred.split(), target.split()
+    if len(p) != 2 or len(t) != 2:
+        return None
+    return p[0] == t[0], p[1] == t[1]
+
+
+def report(model, dataloader, max_images: int | None = None) -> dict:
+    """Collect the statistics of the module docstring over a dataloader (batch size 1)."""
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    from mmpat.evaluation.grouping_quality import best_group_ious, oracle_labels
+    from mmpat.evaluation.metrics.open_vocab_iou import OpenVocabIoUMetric
+    from mmpat.evaluation.trivial_baselines import constant_map_metrics
+
+    meta = dict(dataloader.dataset.metainfo)
+    classes = list(meta['classes'])
+    model.set_vocabulary(classes)
+    offset = 1 if model.has_background else 0
+    preds, oracles, gts = [], [], []
+    groups_used, object_ious, fg_pred, fg_true = [], [], [], []
+    hits = dict(image=[], group=[], image_words=[], group_words=[])
+    for index, batch in enumerate(dataloader):
+        if max_images is not None and index >= max_images:
+            break
+        data = model.data_preprocessor(batch, False)
+        inputs, sample = data['inputs'], data['data_samples'][0]
+        gt = sample.gt_sem_seg.data[0].cpu().numpy().astype(np.int64)
+        with torch.no_grad():
+            feats = model.extract_feat(inputs)
+            assign = model.group_assignment(feats, tuple(gt.shape))[0]
+            logits = model.encode_decode(inputs, [])
+            logits = F.interpolate(logits, size=gt.shape, mode='bilinear', align_corners=False)
+            text = model.class_embeddings
+            image_emb = F.normalize(model.img_projector(feats['pooled']), dim=-1)[0]
+            group_emb = F.normalize(model.img_projector(feats['tokens']), dim=-1)[0]
+        groups = assign.argmax(dim=0).cpu().numpy()
+        pred = logits[0].argmax(dim=0).cpu().numpy()
+        preds.append(pred)
+        gts.append(gt)
+        oracles.append(oracle_labels(groups, gt))
+        groups_used.append(len(np.unique(groups)))
+        object_ious += best_group_ious(groups, gt)
+        valid = gt != 255
+        fg_pred.append(float((pred[valid] != 0).mean()) if offset else float('nan'))
+        fg_true.append(float((gt[valid] != 0).mean()) if offset else float('nan'))
+        counts = np.bincount(gt[valid], minlength=len(classes))
+        counts[: offset or 0] = 0
+        if counts.sum() == 0:
+            continue
+        dominant = int(counts.argmax())
+        owner = int(np.bincount(groups[gt == dominant]).argmax())
+        for key, emb in (('image', image_emb), ('group', group_emb[owner])):
+            guess = int((emb @ text.t()).argmax()) + offset
+            hits[key].append(guess == dominant)
+            words = _words_right(classes[guess], classes[dominant])
+            if words is not None:
+                hits[f'{key}_words'].append(words)
+    if not gts:
+        raise ValueError('the dataloader gave no images')
+    metric = OpenVocabIoUMetric(dataset_meta=meta)
+    result = dict(
+        images=len(gts),
+        groups_per_image=float(np.mean(groups_used)),
+        object_best_group_iou=float(np.mean(object_ious)) if object_ious else float('nan'),
+        mIoU_protocol=metric.evaluate_maps(preds, gts),
+        mIoU_oracle_labels=metric.evaluate_maps(oracles, gts),
+        trivial=constant_map_metrics(gts, meta),
+        foreground_fraction=dict(pred=float(np.mean(fg_pred)), true=float(np.mean(fg_true))),
+        dominant_object=dict(
+            n=len(hits['image']),
+            chance=1.0 / max(len(classes) - offset, 1),
+            image_acc=float(np.mean(hits['image'])) if hits['image'] else float('nan'),
+            group_acc=float(np.mean(hits['group'])) if hits['group'] else float('nan'),
+        ),
+    )
+    for key in ('image', 'group'):
+        words = hits[f'{key}_words']
+        if words:
+            result['dominant_object'][f'{key}_first_word_acc'] = float(
+                np.mean([w[0] for w in words])
+            )
+            result['dominant_object'][f'{key}_last_word_acc'] = float(
+                np.mean([w[1] for w in words])
+            )
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.trust_checkpoint:
+        os.environ['MMPAT_TRUST_CHECKPOINTS'] = '1'
+    import mmpat  # noqa: F401  (compat layer before mmseg)
+
+    # isort: split
+    from mmengine.runner import Runner
+    from mmseg.utils import register_all_modules
+
+    from mmpat.apis import load_groupvit_segmentor
+
+    register_all_modules(init_default_scope=True)
+    try:
+        model, cfg = load_groupvit_segmentor(args.config, args.checkpoint, args.cfg_options)
+    except (FileNotFoundError, ValueError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    loader_cfg = cfg.test_dataloader.to_dict()
+    loader_cfg.update(batch_size=1, num_workers=0, persistent_workers=False)
+    result = report(model, Runner.build_dataloader(loader_cfg), args.max_images)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    dom = result['dominant_object']
+    print(f'{result["images"]} images; groups per image {result["groups_per_image"]:.2f}; '
+          f'object best-group IoU {result["object_best_group_iou"]:.3f}')  # fmt: skip
+    for name, key in (('protocol', 'mIoU_protocol'), ('oracle group labels', 'mIoU_oracle_labels'),
+                      ('trivial (most frequent class)', 'trivial')):  # fmt: skip
+        values = result[key]
+        print(f'  {name:30s} mIoU {values["mIoU"]:6.2f}  seen {values["mIoU_seen"]:6.2f}  '
+              f'unseen {values["mIoU_unseen"]:6.2f}  hIoU {values["hIoU"]:6.2f}')  # fmt: skip
+    fg = result['foreground_fraction']
+    print(f'  foreground fraction: predicted {fg["pred"]:.3f}, true {fg["true"]:.3f}')
+    print(f'  dominant object ({dom["n"]} images, chance {dom["chance"]:.3f}): '
+          f'image embedding {dom["image_acc"]:.3f}, its group {dom["group_acc"]:.3f}')  # fmt: skip
+    if 'image_first_word_acc' in dom:
+        print('  words right (first / last): image '
+              f'{dom["image_first_word_acc"]:.3f} / {dom["image_last_word_acc"]:.3f}, group '
+              f'{dom.get("group_first_word_acc", float("nan")):.3f} / '
+              f'{dom.get("group_last_word_acc", float("nan")):.3f}')  # fmt: skip
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
