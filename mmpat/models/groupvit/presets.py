@@ -31,9 +31,14 @@ GROUPVIT_PRESETS: dict[str, dict[str, Any]] = {
             patch_size=12,
             embed_dim=128,
             num_heads=4,
-            depths=(2, 2, 1),
-            num_group_tokens=(16, 4, 0),
-            num_output_groups=(16, 4),
+            # No blocks after the last grouping (GroupViT-S has 3): blocks there mix the final
+            # groups, so a group's own embedding stops describing its own segment, and at this
+            # training budget that mixing is never undone (the naming of groups fails).
+            depths=(2, 2, 0),
+            # 8 final groups, as GroupViT-S: objects cover ~10% of a scene, so with 4 groups
+            # the smallest possible group is already larger than most objects.
+            num_group_tokens=(32, 8, 0),
+            num_output_groups=(32, 8),
             drop_path_rate=0.0,
         ),
         text=dict(context_length=32, vocab_size=49408, width=128, heads=4, layers=3),
