@@ -4,15 +4,14 @@
 from __future__ import annotations
 
 import json
-import os
 import runpy
-import subprocess
 import sys
 from pathlib import Path
 
 import open_clip
 import pytest
 import torch
+from helpers.tools import run_tool
 from mmseg.registry import MODELS
 from open_clip.model import CLIP
 
@@ -21,14 +20,6 @@ from mmpat.datasets.scenes import generate_scenes
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / 'configs/clip/clip-tiny_scenes.py'
-
-
-def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1')
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    if result.returncode != 0:
-        pytest.fail(f'{args} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}')
-    return result
 
 
 @pytest.fixture(scope='module')
@@ -48,7 +39,7 @@ def trained(tmp_path_factory) -> tuple[Path, Path]:
         'default_hooks.checkpoint.interval=2',
     ]
     train = [sys.executable, str(ROOT / 'tools/train.py'), str(CONFIG)]
-    run([*train, '--work-dir', str(work_dir), '--cfg-options', *options], cwd=base)
+    run_tool([*train, '--work-dir', str(work_dir), '--cfg-options', *options], cwd=base)
     return work_dir, data
 
 

@@ -5,25 +5,16 @@ the grouping report."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers.tools import run_tool
 
 from mmpat.datasets.scenes import generate_scenes
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / 'configs/groupvit/groupvit-tiny_scenes-captions.py'
-
-
-def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1')
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    if result.returncode != 0:
-        pytest.fail(f'{args} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}')
-    return result
 
 
 @pytest.mark.slow
@@ -46,7 +37,7 @@ def test_scenes_config_trains_tests_and_reports(tmp_path):
         'train_cfg.val_interval=4',
         'default_hooks.checkpoint.interval=4',
     ]
-    train = run(
+    train = run_tool(
         [sys.executable, str(ROOT / 'tools/train.py'), str(CONFIG), '--work-dir', str(work),
          '--cfg-options', *options],
         cwd=tmp_path,
@@ -58,13 +49,13 @@ def test_scenes_config_trains_tests_and_reports(tmp_path):
     assert 'mIoU_unseen' in log  # validation ran with the scenes' vocabulary
     checkpoint = work / 'iter_4.pth'
     assert checkpoint.is_file()
-    test = run(
+    test = run_tool(
         [sys.executable, str(ROOT / 'tools/test.py'), str(CONFIG), str(checkpoint),
          '--work-dir', str(tmp_path / 'test'), '--cfg-options', *options[2:3], *options[8:10]],
         cwd=tmp_path,
     )  # fmt: skip
     assert 'hIoU' in test.stdout + test.stderr
-    report = run(
+    report = run_tool(
         [sys.executable, str(ROOT / 'tools/analysis/groupvit_grouping_report.py'), str(CONFIG),
          str(checkpoint), '--json', '--cfg-options', *options[2:3]],
         cwd=tmp_path,
