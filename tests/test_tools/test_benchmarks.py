@@ -58,13 +58,14 @@ def test_bench_groupvit_smoke(capsys):
 
 @pytest.mark.slow
 def test_main_job_smoke(tmp_path):
-    """The README's main job on a few scenes and 4 pretraining iterations, as a user runs it."""
+    """The README's main job (with --groupvit) on a few scenes and a few iterations."""
     work = tmp_path / 'bench'
     command = [
         sys.executable, 'tools/run_offline_benchmark.py',
         '--data', str(tmp_path / 'scenes'), '--clip-dir', str(tmp_path / 'clip'),
         '--work-dir', str(work), '--num-pretrain', '64', '--num-train', '4', '--num-val', '6',
-        '--clip-iters', '4',
+        '--clip-iters', '4', '--groupvit', '--groupvit-iters', '2',
+        '--groupvit-dir', str(tmp_path / 'groupvit'),
     ]  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -76,6 +77,9 @@ def test_main_job_smoke(tmp_path):
     trivial = summary['trivial_most_frequent_class']
     assert trivial['class'] == 'background' and 0 < trivial['mIoU'] < 100
     assert '(trivial)' in done.stdout
+    assert (tmp_path / 'groupvit' / 'iter_2.pth').is_file()
+    assert any(k.endswith('hIoU') for k in summary['groupvit']['metrics'])
+    assert 'GroupViT (captions only)' in done.stdout
     assert (work / 'overlay_val.png').stat().st_size > 0
     assert (tmp_path / 'clip' / 'clip_tiny.pth').is_file()
     assert 'overlay:' in done.stdout
