@@ -32,8 +32,9 @@ GROUPVIT_PRESETS: dict[str, dict[str, Any]] = {
             embed_dim=128,
             num_heads=4,
             # No blocks after the last grouping (GroupViT-S has 3): blocks there mix the final
-            # groups, so a group's own embedding stops describing its own segment, and at this
-            # training budget that mixing is never undone (the naming of groups fails).
+            # groups, so a group's own embedding describes its own segment less (measured, 500
+            # iterations: the dominant object's group named with the right colour 48% without
+            # the block vs 32% with it).
             depths=(2, 2, 0),
             # 8 final groups, as GroupViT-S: objects cover ~10% of a scene, so with 4 groups
             # the smallest possible group is already larger than most objects.
