@@ -41,6 +41,8 @@ class GroupUsageLoss(nn.Module):
         token_weight (float): Weight of the per-token assignment entropy inside the term.
         per_image (bool): Usage entropy of each image (True) or of the whole batch's usage
             (False: groups used evenly over the batch, so they can specialise by content).
+        stages (Sequence[int], optional): Grouping stages (0-based) the term applies to
+            (default: all).
         loss_name (str): Key of the returned loss.
     """
 
@@ -50,6 +52,7 @@ class GroupUsageLoss(nn.Module):
         loss_weight: float = 1.0,
         token_weight: float = 1.0,
         per_image: bool = True,
+        stages: Sequence[int] | None = None,
         loss_name: str = 'loss_groups',
     ) -> None:
         super().__init__()
@@ -61,6 +64,7 @@ class GroupUsageLoss(nn.Module):
         self.loss_weight = float(loss_weight)
         self.token_weight = float(token_weight)
         self.per_image = bool(per_image)
+        self.stages = None if stages is None else {int(i) for i in stages}
         self.loss_name = loss_name
 
     def forward(self, soft_assigns: Sequence[Tensor]) -> dict[str, Tensor]:
@@ -75,12 +79,19 @@ class GroupUsageLoss(nn.Module):
         """
         if not soft_assigns:
             raise ValueError('GroupUsageLoss needs at least one grouping stage assignment')
+        if self.stages is not None and max(self.stages) >= len(soft_assigns):
+            raise ValueError(
+                f'GroupUsageLoss stages {sorted(self.stages)} but the model has '
+                f'{len(soft_assigns)} grouping stage(s)'
+            )
         terms = []
         for stage, soft in enumerate(soft_assigns):
             if soft.dim() != 3:
                 raise ValueError(
                     f'stage {stage} assignment must be [B, S, N], got {tuple(soft.shape)}'
                 )
+            if self.stages is not None and stage not in self.stages:
+                continue
             num_groups = soft.shape[1]
             if num_groups < 2:
                 continue  # one group: nothing to balance

@@ -112,3 +112,12 @@ def test_pretrain_adds_the_term_and_its_gradient_reaches_the_grouping_blocks():
     key_grad = model.backbone.layers[0].downsample.assign.k_proj.weight.grad
     assert key_grad is not None and key_grad.abs().sum() > 0
     assert model.text_encoder.token_embedding.weight.grad is None  # images only
+
+
+def test_stage_selection():
+    collapsed = _one_hot_assign([[1] * 5], 3)
+    even = _one_hot_assign([[0, 1, 2, 0, 1, 2]], 3)
+    assert float(GroupUsageLoss(stages=[0])([collapsed, even])['loss_groups']) == 1.0
+    assert float(GroupUsageLoss(stages=[1])([collapsed, even])['loss_groups']) == 0.0
+    with pytest.raises(ValueError, match=r'stages \[2\] but the model has 2 grouping'):
+        GroupUsageLoss(stages=[2])([collapsed, even])
