@@ -8,7 +8,13 @@ import argparse
 import os.path as osp
 
 import mmpat  # noqa: F401  (applies the compatibility layer and registers mmpat parts)
-from mmpat.utils.cli import add_common_args, build_runner, friendly_errors, load_config
+from mmpat.utils.cli import (
+    add_common_args,
+    build_runner,
+    finish_distributed,
+    friendly_errors,
+    load_config,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -65,6 +71,7 @@ def main() -> None:
             cfg[key] = None
         runner = build_runner(cfg)
         runner.test()
+        finish_distributed()
 
 
 if __name__ == '__main__':

@@ -7,7 +7,13 @@ Example:
 import argparse
 
 import mmpat  # noqa: F401  (applies the compatibility layer and registers mmpat parts)
-from mmpat.utils.cli import add_common_args, build_runner, friendly_errors, load_config
+from mmpat.utils.cli import (
+    add_common_args,
+    build_runner,
+    finish_distributed,
+    friendly_errors,
+    load_config,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -39,6 +45,7 @@ def main() -> None:
         cfg.resume = args.resume
         runner = build_runner(cfg)
         runner.train()
+        finish_distributed()
 
 
 if __name__ == '__main__':

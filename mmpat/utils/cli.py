@@ -87,3 +87,17 @@ def friendly_errors():
         if message is None:
             raise
         sys.exit(f'error: {message}')
+
+
+def finish_distributed() -> None:
+    """Tear down the process group (if any) before the interpreter exits.
+
+    Leaving it to interpreter exit lets gloo's background threads be destroyed while still
+    joinable, which aborts the process ("terminate called without an active exception", exit
+    signal 6) after a successful run; torchrun then reports the whole job as failed.
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
