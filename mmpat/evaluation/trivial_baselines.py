@@ -84,8 +84,8 @@ def constant_map_metrics(
     classes = list(dataset_meta['classes'])
     if label is None:
         counts = np.zeros(len(classes), dtype=np.int64)
-        for gt in gt_maps:
-            valid = np.asarray(gt)[np.asarray(gt) != ignore_index].astype(np.int64)
+        for gt in map(np.asarray, gt_maps):
+            valid = gt[gt != ignore_index].astype(np.int64)
             counts += np.bincount(valid, minlength=len(classes))[: len(classes)]
         label = int(counts.argmax())
     if not 0 <= label < len(classes):

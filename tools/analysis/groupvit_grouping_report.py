@@ -92,7 +92,7 @@ def report(model, dataloader, max_images: int | None = None) -> dict:
         fg_pred.append(float((pred[valid] != 0).mean()) if offset else float('nan'))
         fg_true.append(float((gt[valid] != 0).mean()) if offset else float('nan'))
         counts = np.bincount(gt[valid], minlength=len(classes))
-        counts[: offset or 0] = 0
+        counts[:offset] = 0  # a leading background is never the dominant object
         if counts.sum() == 0:
             continue
         dominant = int(counts.argmax())
