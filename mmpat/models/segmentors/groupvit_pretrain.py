@@ -44,6 +44,22 @@ def groups_in_use(assign: Tensor) -> Tensor:
     return winners.amax(dim=1).sum(dim=-1).float().mean()
 
 
+def final_group_sizes(assigns: list[Tensor]) -> Tensor:
+    """Input tokens held by each final group, through every grouping stage.
+
+    Args:
+        assigns (list[Tensor]): Forward-pass assignments per stage, [B, S_out, N_in] (hard:
+            one-hot over the groups).
+
+    Returns:
+        Tensor: [B, S_final] token counts (0 for a group that holds no token).
+    """
+    sizes = assigns[0].detach().sum(dim=-1)  # [B, S_1]
+    for assign in assigns[1:]:
+        sizes = (assign.detach() * sizes[:, None, :]).sum(dim=-1)  # tokens of the merged groups
+    return sizes
+
+
 @MODELS.register_module()
 class GroupViTPretrain(GroupViTZeroShot):
     """GroupViT trained from captions only; zero-shot segmentation at val/test time.
@@ -158,8 +174,11 @@ class GroupViTPretrain(GroupViTZeroShot):
             losses.update(self.group_loss_fn(feats['soft_assigns']))
         if self.group_text_loss_fn is not None:
             group_emb = self.img_projector(feats['tokens'])  # [B, S, D]
+            mask = final_group_sizes(feats['assigns']) > 0.5  # groups holding a token
             losses.update(
-                self.group_text_loss_fn(group_emb, prompt_emb, self.multi_label_logit_scale)
+                self.group_text_loss_fn(
+                    group_emb, prompt_emb, self.multi_label_logit_scale, group_mask=mask
+                )
             )
         with torch.no_grad():
             losses['logit_scale'] = self.logit_scale.exp().detach()
