@@ -69,8 +69,38 @@ def test_report_tool_runs_on_a_tiny_model(tmp_path):
     assert result['mIoU_oracle_labels']['aAcc'] >= result['mIoU_protocol']['aAcc']
     assert result['trivial']['class'] == 'background'
     assert 0 <= result['dominant_object']['image_acc'] <= 1
+    assert 0 <= result['confident_group']['object_fraction'] <= 1
     missing = subprocess.run(
         [sys.executable, 'tools/analysis/groupvit_grouping_report.py', 'nope.py', str(weights)],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert missing.returncode == 2 and "config 'nope.py' does not exist" in missing.stderr
+
+
+def _report_tool():
+    import importlib.util
+
+    path = ROOT / 'tools/analysis/groupvit_grouping_report.py'
+    spec = importlib.util.spec_from_file_location('groupvit_grouping_report', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_most_confident_group_statistics():
+    record = _report_tool()._record_confident_group
+    groups = np.array([[0, 0, 1], [0, 0, 2]])
+    gt = np.array([[0, 0, 3], [0, 0, 255]])  # group 1 holds object 3; group 2 only ignored
+    stats = dict(is_object=[], named_right=[], object_score=[], background_score=[])
+    scores = np.zeros((3, 4))  # [S, C] foreground classes 1..4 (offset 1)
+    scores[0, 0], scores[1, 2], scores[2, 3] = 0.2, 0.5, 0.9
+    record(stats, groups, gt, scores, 1)
+    # group 2 (only ignored pixels) is the most confident: not an object
+    assert stats['is_object'] == [False] and stats['named_right'] == []
+    assert stats['object_score'] == [0.5] and stats['background_score'] == [0.2]
+    scores[2, 3] = 0.0
+    record(stats, groups, gt, scores, 1)  # now group 1, named class 2 + 1 = 3: right
+    assert stats['is_object'] == [False, True] and stats['named_right'] == [True]
+    scores[1] = [0.0, 0.6, 0.0, 0.0]
+    record(stats, groups, gt, scores, 1)  # named class 1 + 1 = 2: wrong
+    assert stats['named_right'] == [True, False]

@@ -11,6 +11,10 @@ label map and the ground truth, then prints:
 * dominant-object recognition: accuracy of the whole-image embedding and of the group holding
   most of the dominant object (for two-word class names such as 'red circle', also the first
   and the last word alone);
+* the protocol's most confident group (highest class score S, the one group the background
+  threshold always keeps): how often it is an object (its majority ground-truth class is not
+  background) and how often it is then named right; and the mean top score S of object groups
+  and of background groups (the threshold can only tell them apart if these differ);
 * predicted and true foreground fraction (how the background threshold behaves).
 
 Example::
@@ -50,6 +54,24 @@ def _words_right(pred: str, target: str) -> tuple[bool, bool] | None:
     return p[0] == t[0], p[1] == t[1]
 
 
+def _record_confident_group(stats, groups, gt, group_scores, offset) -> None:
+    """Is the protocol's most confident group (of those on the map) an object, named right?"""
+    import numpy as np
+
+    from mmpat.evaluation.grouping_quality import oracle_labels
+
+    labels = oracle_labels(groups, gt)
+    majority = {int(g): int(labels[groups == g][0]) for g in np.unique(groups)}
+    best = max(majority, key=lambda g: group_scores[g].max())
+    stats['is_object'].append(majority[best] not in (0, 255))
+    if stats['is_object'][-1]:
+        stats['named_right'].append(int(group_scores[best].argmax()) + offset == majority[best])
+    for group, label in majority.items():
+        if label != 255:
+            key = 'background_score' if label == 0 else 'object_score'
+            stats[key].append(float(group_scores[group].max()))
+
+
 def report(model, dataloader, max_images: int | None = None) -> dict:
     """Collect the statistics of the module docstring over a dataloader (batch size 1)."""
     import numpy as np
@@ -67,6 +89,7 @@ def report(model, dataloader, max_images: int | None = None) -> dict:
     preds, oracles, gts = [], [], []
     groups_used, object_ious, fg_pred, fg_true = [], [], [], []
     hits = dict(image=[], group=[], image_words=[], group_words=[])
+    confident = dict(is_object=[], named_right=[], object_score=[], background_score=[])
     for index, batch in enumerate(dataloader):
         if max_images is not None and index >= max_images:
             break
@@ -81,7 +104,10 @@ def report(model, dataloader, max_images: int | None = None) -> dict:
             text = model.class_embeddings
             image_emb = F.normalize(model.img_projector(feats['pooled']), dim=-1)[0]
             group_emb = F.normalize(model.img_projector(feats['tokens']), dim=-1)[0]
+            group_scores = model.group_class_scores(feats)[0].cpu().numpy()  # [S, C]
         groups = assign.argmax(dim=0).cpu().numpy()
+        if offset:
+            _record_confident_group(confident, groups, gt, group_scores, offset)
         pred = logits[0].argmax(dim=0).cpu().numpy()
         preds.append(pred)
         gts.append(gt)
@@ -121,6 +147,17 @@ def report(model, dataloader, max_images: int | None = None) -> dict:
             group_acc=float(np.mean(hits['group'])) if hits['group'] else float('nan'),
         ),
     )
+    if confident['is_object']:
+        result['confident_group'] = dict(
+            object_fraction=float(np.mean(confident['is_object'])),
+            named_right=float(np.mean(confident['named_right']))
+            if confident['named_right']
+            else float('nan'),
+            object_score=float(np.mean(confident['object_score'])),
+            background_score=float(np.mean(confident['background_score']))
+            if confident['background_score']
+            else float('nan'),
+        )
     for key in ('image', 'group'):
         words = hits[f'{key}_words']
         if words:
@@ -165,6 +202,12 @@ def main(argv: list[str] | None = None) -> int:
         values = result[key]
         print(f'  {name:30s} mIoU {values["mIoU"]:6.2f}  seen {values["mIoU_seen"]:6.2f}  '
               f'unseen {values["mIoU_unseen"]:6.2f}  hIoU {values["hIoU"]:6.2f}')  # fmt: skip
+    if 'confident_group' in result:
+        conf = result['confident_group']
+        print(f'  most confident group: an object in {conf["object_fraction"]:.1%} of the images, '
+              f'then named right {conf["named_right"]:.1%}; mean top score S of object groups '
+              f'{conf["object_score"]:.4f}, '
+              f'of background groups {conf["background_score"]:.4f}')  # fmt: skip
     fg = result['foreground_fraction']
     print(f'  foreground fraction: predicted {fg["pred"]:.3f}, true {fg["true"]:.3f}')
     print(f'  dominant object ({dom["n"]} images, chance {dom["chance"]:.3f}): '

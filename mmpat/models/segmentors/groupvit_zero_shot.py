@@ -229,6 +229,28 @@ class GroupViTZeroShot(EncoderDecoder):
         assign = assign.transpose(1, 2).reshape(batch, groups, h, w)
         return F.interpolate(assign, size=size, mode='bilinear', align_corners=self.align_corners)
 
+    def group_class_scores(self, feats: dict) -> Tensor:
+        """Class scores S of the final groups (steps 3-6 of the protocol).
+
+        Args:
+            feats (dict): Backbone outputs.
+
+        Returns:
+            Tensor: [B, S, C] ``softmax(top-k filtered scores) * softmax(scores)`` per group.
+        """
+        text = self.class_embeddings
+        group_emb = F.normalize(self.img_projector(feats['tokens']), dim=-1)  # [B, S, D]
+        image_emb = F.normalize(self.img_projector(feats['pooled']), dim=-1)  # [B, D]
+        scale = self.logit_scale.exp().clamp(max=100)
+        scores = scale * group_emb @ text.t()  # [B, S, C]
+        prior = scores.softmax(dim=-1)
+        k = min(self.topk, text.shape[0])
+        top = (scale * image_emb @ text.t()).softmax(dim=-1).topk(k, dim=-1).indices  # [B, k]
+        keep = torch.zeros_like(prior, dtype=torch.bool).scatter_(
+            -1, top[:, None, :].expand(-1, scores.shape[1], -1), True
+        )
+        return scores.masked_fill(~keep, float('-inf')).softmax(dim=-1) * prior
+
     def encode_decode(self, inputs: Tensor, batch_img_metas: list[dict]) -> Tensor:
         """Zero-shot logits of a batch of crops.
 
@@ -239,23 +261,11 @@ class GroupViTZeroShot(EncoderDecoder):
         Returns:
             Tensor: [B, C, H, W]; with background, channel 0 is the 0/1 background logit.
         """
-        text = self.class_embeddings
         feats = self.extract_feat(inputs)
-        size = inputs.shape[2:]
-        assign = self.group_assignment(feats, size)
+        assign = self.group_assignment(feats, inputs.shape[2:])
+        scores = self.group_class_scores(feats)
         groups = assign.shape[1]
-        onehot = F.one_hot(assign.argmax(dim=1), groups).permute(0, 3, 1, 2).to(text.dtype)
-        group_emb = F.normalize(self.img_projector(feats['tokens']), dim=-1)  # [B, S, D]
-        image_emb = F.normalize(self.img_projector(feats['pooled']), dim=-1)  # [B, D]
-        scale = self.logit_scale.exp().clamp(max=100)
-        scores = scale * group_emb @ text.t()  # [B, S, C]
-        prior = scores.softmax(dim=-1)
-        k = min(self.topk, text.shape[0])
-        top = (scale * image_emb @ text.t()).softmax(dim=-1).topk(k, dim=-1).indices  # [B, k]
-        keep = torch.zeros_like(prior, dtype=torch.bool).scatter_(
-            -1, top[:, None, :].expand(-1, groups, -1), True
-        )
-        scores = scores.masked_fill(~keep, float('-inf')).softmax(dim=-1) * prior
+        onehot = F.one_hot(assign.argmax(dim=1), groups).permute(0, 3, 1, 2).to(scores.dtype)
         fg = torch.einsum('bshw,bsc->bchw', onehot, scores)
         if not self.has_background:
             return fg
