@@ -44,7 +44,8 @@ def test_scenes_config_trains_tests_and_reports(tmp_path):
     )  # fmt: skip
     log = train.stdout + train.stderr
     # the shipped extra losses are trained and the group counts are logged
-    for key in ('loss_itc', 'loss_multi_label', 'loss_groups', 'loss_group_text', 'groups_stage2'):
+    losses = ('itc', 'multi_label', 'groups', 'group_text', 'group_unmatched')
+    for key in (*(f'loss_{name}' for name in losses), 'groups_stage2'):
         assert key in log, key
     assert 'mIoU_unseen' in log  # validation ran with the scenes' vocabulary
     checkpoint = work / 'iter_4.pth'
