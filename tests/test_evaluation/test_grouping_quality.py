@@ -88,7 +88,11 @@ def _report_tool():
 
 
 def test_most_confident_group_statistics():
-    record = _report_tool()._record_confident_group
+    tool = _report_tool()
+
+    def record(stats, groups, gt, scores, offset):
+        tool._record_confident_group(stats, groups, oracle_labels(groups, gt), scores, offset)
+
     groups = np.array([[0, 0, 1], [0, 0, 2]])
     gt = np.array([[0, 0, 3], [0, 0, 255]])  # group 1 holds object 3; group 2 only ignored
     stats = dict(is_object=[], named_right=[], object_score=[], background_score=[])

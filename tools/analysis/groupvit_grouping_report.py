@@ -54,13 +54,14 @@ def _words_right(pred: str, target: str) -> tuple[bool, bool] | None:
     return p[0] == t[0], p[1] == t[1]
 
 
-def _record_confident_group(stats, groups, gt, group_scores, offset) -> None:
-    """Is the protocol's most confident group (of those on the map) an object, named right?"""
+def _record_confident_group(stats, groups, oracle, group_scores, offset) -> None:
+    """Is the protocol's most confident group (of those on the map) an object, named right?
+
+    ``oracle`` is the map of each group's majority ground-truth class (``oracle_labels``).
+    """
     import numpy as np
 
-    from mmpat.evaluation.grouping_quality import oracle_labels
-
-    labels = oracle_labels(groups, gt)
+    labels = oracle
     majority = {int(g): int(labels[groups == g][0]) for g in np.unique(groups)}
     best = max(majority, key=lambda g: group_scores[g].max())
     stats['is_object'].append(majority[best] not in (0, 255))
@@ -99,19 +100,20 @@ def report(model, dataloader, max_images: int | None = None) -> dict:
         with torch.no_grad():
             feats = model.extract_feat(inputs)
             assign = model.group_assignment(feats, tuple(gt.shape))[0]
-            logits = model.encode_decode(inputs, [])
+            logits = model.decode_groups(feats, inputs.shape[2:])
             logits = F.interpolate(logits, size=gt.shape, mode='bilinear', align_corners=False)
             text = model.class_embeddings
             image_emb = F.normalize(model.img_projector(feats['pooled']), dim=-1)[0]
             group_emb = F.normalize(model.img_projector(feats['tokens']), dim=-1)[0]
             group_scores = model.group_class_scores(feats)[0].cpu().numpy()  # [S, C]
         groups = assign.argmax(dim=0).cpu().numpy()
+        oracle = oracle_labels(groups, gt)
         if offset:
-            _record_confident_group(confident, groups, gt, group_scores, offset)
+            _record_confident_group(confident, groups, oracle, group_scores, offset)
         pred = logits[0].argmax(dim=0).cpu().numpy()
         preds.append(pred)
         gts.append(gt)
-        oracles.append(oracle_labels(groups, gt))
+        oracles.append(oracle)
         groups_used.append(len(np.unique(groups)))
         object_ious += best_group_ious(groups, gt)
         valid = gt != 255

@@ -134,18 +134,16 @@ class GroupTextMILLoss(nn.Module):
         scale = logit_scale.exp().clamp(max=self.max_logit_scale)
         target = torch.arange(offset, offset + batch, device=group_emb.device)
         # prompt -> images: this process's prompts against every image's best group
-        p2i_logits = scale * torch.einsum('pd,bsd->pbs', prompt_emb, all_groups)
-        p2i_logits = p2i_logits.masked_fill(~all_mask[None], void).amax(dim=-1)
-        own_scores = scale * torch.einsum(
-            'pd,psd->ps', prompt_emb, group_emb.repeat_interleave(num_prompts, dim=0)
-        )  # [B*K, S]: each prompt against the groups of its own image
-        own_mask = group_mask.repeat_interleave(num_prompts, dim=0)
-        own_scores = own_scores.masked_fill(~own_mask, float('-inf'))
+        prompt_image = target.repeat_interleave(num_prompts)  # [B*K] row of each prompt's image
+        scores = scale * torch.einsum('pd,bsd->pbs', prompt_emb, all_groups)  # [B*K, W*B, S]
+        p2i_logits = scores.masked_fill(~all_mask[None], void).amax(dim=-1)
+        own_scores = scores[torch.arange(len(prompt_image)), prompt_image]  # [B*K, S]
+        own_scores = own_scores.masked_fill(~all_mask[prompt_image], float('-inf'))
         best = own_scores.argmax(dim=1, keepdim=True)
         if self.own_image_negatives and groups > 1:
             others = own_scores.scatter(1, best, float('-inf'))  # the best group is the target
             p2i_logits = torch.cat([p2i_logits, others], dim=1)
-        p2i = F.cross_entropy(p2i_logits, target.repeat_interleave(num_prompts))
+        p2i = F.cross_entropy(p2i_logits, prompt_image)
         # image -> prompts: this process's images against every prompt, 1/K on their own
         i2p_logits = scale * torch.einsum('bsd,pd->bps', group_emb, all_prompts)
         i2p_logits = i2p_logits.masked_fill(~group_mask[:, None], void).amax(dim=-1)

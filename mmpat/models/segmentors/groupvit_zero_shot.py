@@ -261,8 +261,19 @@ class GroupViTZeroShot(EncoderDecoder):
         Returns:
             Tensor: [B, C, H, W]; with background, channel 0 is the 0/1 background logit.
         """
-        feats = self.extract_feat(inputs)
-        assign = self.group_assignment(feats, inputs.shape[2:])
+        return self.decode_groups(self.extract_feat(inputs), inputs.shape[2:])
+
+    def decode_groups(self, feats: dict, size: tuple[int, int]) -> Tensor:
+        """Zero-shot logits from backbone outputs (steps 1-8 of the protocol).
+
+        Args:
+            feats (dict): Backbone outputs.
+            size (tuple[int, int]): Output (H, W), the crop size.
+
+        Returns:
+            Tensor: [B, C, H, W]; with background, channel 0 is the 0/1 background logit.
+        """
+        assign = self.group_assignment(feats, size)
         scores = self.group_class_scores(feats)
         groups = assign.shape[1]
         onehot = F.one_hot(assign.argmax(dim=1), groups).permute(0, 3, 1, 2).to(scores.dtype)
