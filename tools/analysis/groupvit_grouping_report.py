@@ -54,6 +54,11 @@ def _words_right(pred: str, target: str) -> tuple[bool, bool] | None:
     return p[0] == t[0], p[1] == t[1]
 
 
+def _mean_or_nan(values) -> float:
+    """Mean of a possibly empty list (NaN when empty)."""
+    return sum(float(v) for v in values) / len(values) if values else float('nan')
+
+
 def _record_confident_group(stats, groups, oracle, group_scores, offset) -> None:
     """Is the protocol's most confident group (of those on the map) an object, named right?
 
@@ -61,8 +66,7 @@ def _record_confident_group(stats, groups, oracle, group_scores, offset) -> None
     """
     import numpy as np
 
-    labels = oracle
-    majority = {int(g): int(labels[groups == g][0]) for g in np.unique(groups)}
+    majority = {int(g): int(oracle[groups == g][0]) for g in np.unique(groups)}
     best = max(majority, key=lambda g: group_scores[g].max())
     stats['is_object'].append(majority[best] not in (0, 255))
     if stats['is_object'][-1]:
@@ -145,20 +149,16 @@ def report(model, dataloader, max_images: int | None = None) -> dict:
         dominant_object=dict(
             n=len(hits['image']),
             chance=1.0 / max(len(classes) - offset, 1),
-            image_acc=float(np.mean(hits['image'])) if hits['image'] else float('nan'),
-            group_acc=float(np.mean(hits['group'])) if hits['group'] else float('nan'),
+            image_acc=_mean_or_nan(hits['image']),
+            group_acc=_mean_or_nan(hits['group']),
         ),
     )
     if confident['is_object']:
         result['confident_group'] = dict(
-            object_fraction=float(np.mean(confident['is_object'])),
-            named_right=float(np.mean(confident['named_right']))
-            if confident['named_right']
-            else float('nan'),
-            object_score=float(np.mean(confident['object_score'])),
-            background_score=float(np.mean(confident['background_score']))
-            if confident['background_score']
-            else float('nan'),
+            object_fraction=_mean_or_nan(confident['is_object']),
+            named_right=_mean_or_nan(confident['named_right']),
+            object_score=_mean_or_nan(confident['object_score']),
+            background_score=_mean_or_nan(confident['background_score']),
         )
     for key in ('image', 'group'):
         words = hits[f'{key}_words']
