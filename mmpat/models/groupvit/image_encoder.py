@@ -4,10 +4,16 @@ Spec section 1.1. Defaults are GroupViT-S. Our choices (config fields): ``gumbel
 ``hard_assignment=True``, ``gumbel_tau=1.0``, ``assign_eps=1.0`` (all as the paper), and the
 position embedding is bicubic-interpolated (``align_corners=False``) whenever the token grid
 differs from the pretraining grid, so any input size works.
+
+``stem`` (our option, off by default, not in the paper) replaces the linear patchify by a small
+BatchNorm CNN (:class:`ConvStem`). A ViT trained from scratch on little data learns shapes
+slowly; on the generated scenes the linear patchify GroupViT-tiny does not learn them at all in
+a CPU budget (see the README), the conv stem with a token-level caption loss does.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -30,6 +36,59 @@ class PatchEmbed(nn.Module):
     def forward(self, x: Tensor) -> tuple[Tensor, tuple[int, int]]:
         """[B, 3, H, W] -> tokens [B, h*w, C] and the grid (h, w)."""
         x = self.proj(x)
+        grid = (x.shape[2], x.shape[3])
+        return self.norm(x.flatten(2).transpose(1, 2)), grid
+
+
+def conv_bn_relu(in_channels: int, out_channels: int, stride: int) -> list[nn.Module]:
+    """3x3 conv (padding 1, no bias), BatchNorm, ReLU."""
+    return [
+        nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    ]
+
+
+class ConvStem(nn.Module):
+    """Convolutional patch embedding: stages of two 3x3 conv-BN-ReLU, a 1x1 conv, LayerNorm.
+
+    Each stage's first conv has the stage's stride; the product of the strides is the patch
+    size, so the token grid is ``ceil`` of the linear patchify's (the same at the pretraining
+    size when it divides).
+
+    Args:
+        in_channels (int): Image channels.
+        embed_dim (int): Token channels.
+        channels (Sequence[int]): Channels per stage.
+        strides (Sequence[int]): Stride per stage.
+    """
+
+    def __init__(
+        self,
+        *,
+        in_channels: int,
+        embed_dim: int,
+        channels: Sequence[int],
+        strides: Sequence[int],
+    ) -> None:
+        super().__init__()
+        if len(channels) != len(strides) or not channels:
+            raise ValueError(
+                f'stem channels {tuple(channels)} and strides {tuple(strides)} need one entry '
+                'per stage (at least one stage)'
+            )
+        layers: list[nn.Module] = []
+        prev = in_channels
+        for out, stride in zip(channels, strides):
+            layers += conv_bn_relu(prev, out, stride) + conv_bn_relu(out, out, 1)
+            prev = out
+        self.body = nn.Sequential(*layers)
+        self.proj = nn.Conv2d(prev, embed_dim, kernel_size=1)
+        self.norm = nn.LayerNorm(embed_dim)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, tuple[int, int]]:
+        """[B, 3, H, W] -> tokens [B, h*w, C] and the grid (h, w)."""
+        x = self.proj(self.body(x))
         grid = (x.shape[2], x.shape[3])
         return self.norm(x.flatten(2).transpose(1, 2)), grid
 
@@ -91,7 +150,7 @@ class GroupingStage(nn.Module):
 
     def forward(
         self, x: Tensor, prev_group_tokens: Tensor | None
-    ) -> tuple[Tensor, Tensor | None, Tensor | None, Tensor | None]:
+    ) -> tuple[Tensor, Tensor | None, Tensor | None, Tensor | None, Tensor]:
         """Run the stage.
 
         Args:
@@ -100,12 +159,13 @@ class GroupingStage(nn.Module):
 
         Returns:
             tuple: tokens out [B, S_out or N, C], group tokens after the blocks [B, S_in, C] or
-            None, soft assignment [B, S_out, N] or None, forward assignment or None.
+            None, soft assignment [B, S_out, N] or None, forward assignment or None, and the
+            tokens after the blocks, before grouping [B, N, C].
         """
         if self.group_token is None:
             for block in self.blocks:
                 x = block(x)
-            return x, None, None, None
+            return x, None, None, None, x
         group = self.group_token.expand(x.shape[0], -1, -1)
         if self.group_projector is not None:
             group = group + self.group_projector(prev_group_tokens)
@@ -113,8 +173,8 @@ class GroupingStage(nn.Module):
         for block in self.blocks:
             cat = block(cat)
         x, group = cat[:, : -self.num_group_token], cat[:, -self.num_group_token :]
-        x, soft, assign = self.downsample(x, group)
-        return x, group, soft, assign
+        grouped, soft, assign = self.downsample(x, group)
+        return grouped, group, soft, assign, x
 
 
 @MODELS.register_module()
@@ -137,6 +197,9 @@ class GroupViT(BaseModule):
         hard_assignment (bool): One-hot (straight-through) assignment.
         gumbel_tau (float): Gumbel temperature.
         assign_eps (float): Assignment normaliser epsilon.
+        stem (dict, optional): ``dict(channels=..., strides=...)`` for a :class:`ConvStem`
+            instead of the linear patchify (spec: None); the strides multiply to
+            ``patch_size``.
         init_cfg (dict, optional): mmengine init config.
     """
 
@@ -158,6 +221,7 @@ class GroupViT(BaseModule):
         hard_assignment: bool = True,
         gumbel_tau: float = 1.0,
         assign_eps: float = 1.0,
+        stem: dict | None = None,
         init_cfg: dict | None = None,
     ) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -175,9 +239,19 @@ class GroupViT(BaseModule):
         self.img_size = img_size
         self.patch_size = patch_size
         self.embed_dim = embed_dim
-        self.patch_embed = PatchEmbed(
-            in_channels=in_channels, embed_dim=embed_dim, patch_size=patch_size
-        )
+        self.in_channels = in_channels
+        if stem is None:
+            self.patch_embed = PatchEmbed(
+                in_channels=in_channels, embed_dim=embed_dim, patch_size=patch_size
+            )
+        else:
+            stride = math.prod(stem.get('strides', ()))
+            if stride != patch_size:
+                raise ValueError(
+                    f'stem strides {tuple(stem.get("strides", ()))} multiply to {stride}, '
+                    f'not patch_size {patch_size}'
+                )
+            self.patch_embed = ConvStem(in_channels=in_channels, embed_dim=embed_dim, **stem)
         self.pretrain_grid = (img_size // patch_size, img_size // patch_size)
         num_patches = self.pretrain_grid[0] * self.pretrain_grid[1]
         self.pos_embed = nn.Parameter(torch.zeros(1, num_patches, embed_dim))
@@ -248,12 +322,12 @@ class GroupViT(BaseModule):
             dict: ``tokens`` [B, S, C] final (normed) segment tokens; ``pooled`` [B, C] their
             mean; ``soft_assigns`` list per grouping stage of [B, S_out, N_in] (softmax over
             groups); ``assigns`` the assignments used in the forward pass (hard one-hot);
-            ``grid`` (h, w) token grid of the input.
+            ``grid`` (h, w) token grid of the input; ``stage_tokens`` list per grouping stage
+            of its image tokens after its blocks, before grouping [B, N_in, C].
         """
-        if inputs.dim() != 4 or inputs.shape[1] != self.patch_embed.proj.in_channels:
+        if inputs.dim() != 4 or inputs.shape[1] != self.in_channels:
             raise ValueError(
-                f'GroupViT expects images [B, {self.patch_embed.proj.in_channels}, H, W], '
-                f'got {tuple(inputs.shape)}'
+                f'GroupViT expects images [B, {self.in_channels}, H, W], got {tuple(inputs.shape)}'
             )
         if min(inputs.shape[2:]) < self.patch_size:
             raise ValueError(
@@ -264,11 +338,13 @@ class GroupViT(BaseModule):
         group_tokens = None
         soft_assigns: list[Tensor] = []
         assigns: list[Tensor] = []
+        stage_tokens: list[Tensor] = []
         for layer in self.layers:
-            x, group_tokens, soft, assign = layer(x, group_tokens)
+            x, group_tokens, soft, assign, before = layer(x, group_tokens)
             if soft is not None:
                 soft_assigns.append(soft)
                 assigns.append(assign)
+                stage_tokens.append(before)
         tokens = self.norm(x)
         return dict(
             tokens=tokens,
@@ -276,4 +352,5 @@ class GroupViT(BaseModule):
             soft_assigns=soft_assigns,
             assigns=assigns,
             grid=grid,
+            stage_tokens=stage_tokens,
         )

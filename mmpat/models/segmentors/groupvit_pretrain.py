@@ -11,7 +11,13 @@ heuristic :func:`mmpat.models.losses.extract_nouns`, ``seed`` for the prompt sam
 ``group_loss`` (default None: the paper's losses only), an optional regulariser on the grouping
 assignments such as :class:`mmpat.models.losses.GroupUsageLoss` against the one-group collapse
 of small-data training, and ``group_text_loss`` (default None), an optional loss that names the
-final groups themselves from the noun prompts (:class:`mmpat.models.losses.GroupTextMILLoss`).
+final groups themselves from the noun prompts (:class:`mmpat.models.losses.GroupTextMILLoss`),
+and ``token_text_loss`` (default None), the same multiple-instance loss on the image tokens
+entering the first grouping block (a prompt against each image's best token), through a
+``token_projector`` (LayerNorm + Linear) used only by that loss. Grouping averages the tokens
+of a segment, so a shape cue carried by a few tokens is diluted before any loss sees it; with
+this term the tokens themselves must carry what the caption names (on the scenes, with the
+conv stem, it is what makes GroupViT-tiny learn the shapes: see the README).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from mmseg.registry import MODELS
-from torch import Tensor
+from torch import Tensor, nn
 
 from mmpat.models.losses import multi_label_prompts
 from mmpat.models.text_encoders.templates import get_templates
@@ -75,6 +81,10 @@ class GroupViTPretrain(GroupViTZeroShot):
         group_text_loss (dict, optional): Loss between the K noun prompts and the projected
             final groups (e.g. ``dict(type='GroupTextMILLoss')``, temperature
             ``multi_label_logit_scale``); needs ``num_prompts > 0``. None (spec) for none.
+        token_text_loss (dict, optional): The same kind of loss between the K noun prompts and
+            the projected image tokens before the first grouping block (e.g.
+            ``dict(type='GroupTextMILLoss', loss_name='loss_token_text')``); needs
+            ``num_prompts > 0``. None (spec) for none.
         seed (int): Seed of the prompt sampler (nouns and templates).
         **kwargs: :class:`GroupViTZeroShot` arguments (arch, class_names, bg_thresh, ...).
     """
@@ -88,6 +98,7 @@ class GroupViTPretrain(GroupViTZeroShot):
         loss: dict | None = None,
         group_loss: dict | None = None,
         group_text_loss: dict | None = None,
+        token_text_loss: dict | None = None,
         seed: int = 0,
         **kwargs,
     ) -> None:
@@ -97,14 +108,23 @@ class GroupViTPretrain(GroupViTZeroShot):
         self.noun_phrases = bool(noun_phrases)
         self.loss_fn = MODELS.build(loss or dict(type='GroupViTContrastiveLoss'))
         self.group_loss_fn = MODELS.build(group_loss) if group_loss is not None else None
-        if group_text_loss is not None and self.num_prompts <= 0:
-            raise ValueError(
-                'group_text_loss names the groups with the noun prompts: set num_prompts > 0 '
-                f'(got {self.num_prompts})'
-            )
+        for name, cfg in (
+            ('group_text_loss', group_text_loss),
+            ('token_text_loss', token_text_loss),
+        ):
+            if cfg is not None and self.num_prompts <= 0:
+                raise ValueError(
+                    f'{name} matches the noun prompts: set num_prompts > 0 (got {self.num_prompts})'
+                )
         self.group_text_loss_fn = (
             MODELS.build(group_text_loss) if group_text_loss is not None else None
         )
+        self.token_text_loss_fn = None
+        if token_text_loss is not None:
+            self.token_text_loss_fn = MODELS.build(token_text_loss)
+            width = self.backbone.embed_dim
+            out_dim = self.text_projector.linear_out.out_features
+            self.token_projector = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, out_dim))
         self._rng = random.Random(seed)
 
     @staticmethod
@@ -179,6 +199,11 @@ class GroupViTPretrain(GroupViTZeroShot):
                 self.group_text_loss_fn(
                     group_emb, prompt_emb, self.multi_label_logit_scale, group_mask=mask
                 )
+            )
+        if self.token_text_loss_fn is not None:
+            token_emb = self.token_projector(feats['stage_tokens'][0])  # [B, N, D]
+            losses.update(
+                self.token_text_loss_fn(token_emb, prompt_emb, self.multi_label_logit_scale)
             )
         with torch.no_grad():
             losses['logit_scale'] = self.logit_scale.exp().detach()
