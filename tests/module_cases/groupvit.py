@@ -96,6 +96,21 @@ CASES = [
         ),
     ),
     ModuleCase(
+        cfg=dict(type='NounSwapMILLoss', num_swaps=2),
+        make_inputs=lambda: (
+            (
+                torch.randn(2, 5, 8, requires_grad=True),
+                torch.randn(3, 8),
+                torch.randn(3, 2, 8),
+                torch.tensor([[True, False], [True, True], [False, False]]),
+                torch.tensor([0, 1, 1]),
+                torch.tensor(2.0),
+            ),
+            {},
+        ),
+        check=lambda out: out['loss_noun_swap'].item() > 0,
+    ),
+    ModuleCase(
         cfg=dict(type='GroupUsageLoss', loss_weight=0.5),
         make_inputs=lambda: (
             ([torch.randn(2, 8, 20, requires_grad=True).softmax(1), torch.rand(2, 2, 8)],),

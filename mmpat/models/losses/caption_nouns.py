@@ -93,6 +93,32 @@ def extract_nouns(caption: str, with_adjectives: bool = False) -> list[str]:
     return nouns
 
 
+def sample_noun_phrases(
+    caption: str,
+    num_prompts: int,
+    templates: Sequence[str],
+    rng: random.Random | None = None,
+    with_adjectives: bool = False,
+) -> list[tuple[str, str]]:
+    """Up to K random (template, noun) pairs of a caption (fewer if it has fewer nouns).
+
+    Args:
+        caption (str): The caption.
+        num_prompts (int): K.
+        templates (Sequence[str]): Templates with one ``{}``.
+        rng (random.Random, optional): Random source (default: the module's).
+        with_adjectives (bool): Noun phrases with their leading adjectives (see
+            :func:`extract_nouns`).
+
+    Returns:
+        list[tuple[str, str]]: ``(template, noun phrase)`` pairs.
+    """
+    rng = rng or random
+    nouns = extract_nouns(caption, with_adjectives=with_adjectives)
+    chosen = rng.sample(nouns, k=min(num_prompts, len(nouns)))
+    return [(rng.choice(list(templates)), noun) for noun in chosen]
+
+
 def multi_label_prompts(
     caption: str,
     num_prompts: int,
@@ -114,8 +140,50 @@ def multi_label_prompts(
     Returns:
         list[str]: Exactly K texts. A caption without nouns gives K copies of itself.
     """
-    rng = rng or random
-    nouns = extract_nouns(caption, with_adjectives=with_adjectives)
-    chosen = rng.sample(nouns, k=min(num_prompts, len(nouns)))
-    prompts = [rng.choice(list(templates)).format(noun) for noun in chosen]
+    pairs = sample_noun_phrases(caption, num_prompts, templates, rng, with_adjectives)
+    prompts = [template.format(noun) for template, noun in pairs]
     return prompts + [caption] * (num_prompts - len(prompts))
+
+
+# Nouns that name any object: as a swap they would be a false negative ("a red object" for a
+# red circle), and a phrase with one cannot be swapped (any other noun may be true).
+GENERIC_NOUNS = frozenset(
+    'object objects thing things item items shape shapes stuff something figure figures'.split()
+)
+
+
+def head_noun(phrase: str) -> str:
+    """Last word of a noun phrase ("big red circle" -> "circle")."""
+    return phrase.split()[-1]
+
+
+def noun_swaps(
+    phrase: str,
+    vocabulary: Sequence[str],
+    exclude: Sequence[str],
+    num_swaps: int,
+    rng: random.Random | None = None,
+) -> list[str]:
+    """Copies of a noun phrase with its head noun replaced by other nouns (hard negatives).
+
+    Args:
+        phrase (str): Noun phrase ("red circle"); its adjectives are kept.
+        vocabulary (Sequence[str]): Candidate head nouns (e.g. those of the batch's captions).
+        exclude (Sequence[str]): Head nouns never used (those of the same caption, which may
+            be true of the image).
+        num_swaps (int): At most this many swaps, sampled without replacement.
+        rng (random.Random, optional): Random source (default: the module's).
+
+    Returns:
+        list[str]: Swapped phrases (empty when the head noun is generic, see
+        ``GENERIC_NOUNS``, or no candidate is left).
+    """
+    rng = rng or random
+    head = head_noun(phrase)
+    if head in GENERIC_NOUNS:
+        return []
+    banned = set(exclude) | {head} | GENERIC_NOUNS
+    candidates = sorted({noun for noun in vocabulary if noun not in banned})
+    chosen = rng.sample(candidates, k=min(num_swaps, len(candidates)))
+    prefix = phrase[: len(phrase) - len(head)]
+    return [prefix + noun for noun in chosen]

@@ -17,7 +17,10 @@ entering the first grouping block (a prompt against each image's best token), th
 ``token_projector`` (LayerNorm + Linear) used only by that loss. Grouping averages the tokens
 of a segment, so a shape cue carried by a few tokens is diluted before any loss sees it; with
 this term the tokens themselves must carry what the caption names (on the scenes, with the
-conv stem, it is what makes GroupViT-tiny learn the shapes: see the README).
+conv stem, it is what makes GroupViT-tiny learn the shapes: see the README), and
+``noun_swap_loss`` (default None): each noun prompt against copies with its head noun swapped
+for other nouns of the batch, on the best projected token
+(:class:`mmpat.models.losses.NounSwapMILLoss`).
 """
 
 from __future__ import annotations
@@ -30,7 +33,12 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from mmpat.models.losses import multi_label_prompts
+from mmpat.models.losses.caption_nouns import (
+    extract_nouns,
+    head_noun,
+    noun_swaps,
+    sample_noun_phrases,
+)
 from mmpat.models.text_encoders.templates import get_templates
 
 from .groupvit_zero_shot import GroupViTZeroShot
@@ -85,6 +93,9 @@ class GroupViTPretrain(GroupViTZeroShot):
             the projected image tokens before the first grouping block (e.g.
             ``dict(type='GroupTextMILLoss', loss_name='loss_token_text')``); needs
             ``num_prompts > 0``. None (spec) for none.
+        noun_swap_loss (dict, optional): ``dict(type='NounSwapMILLoss', num_swaps=M)``: the
+            noun prompts against noun-swapped copies on the best projected token (shares
+            ``token_projector``); needs ``num_prompts > 0``. None (spec) for none.
         seed (int): Seed of the prompt sampler (nouns and templates).
         **kwargs: :class:`GroupViTZeroShot` arguments (arch, class_names, bg_thresh, ...).
     """
@@ -99,6 +110,7 @@ class GroupViTPretrain(GroupViTZeroShot):
         group_loss: dict | None = None,
         group_text_loss: dict | None = None,
         token_text_loss: dict | None = None,
+        noun_swap_loss: dict | None = None,
         seed: int = 0,
         **kwargs,
     ) -> None:
@@ -122,6 +134,10 @@ class GroupViTPretrain(GroupViTZeroShot):
         self.token_text_loss_fn = None
         if token_text_loss is not None:
             self.token_text_loss_fn = MODELS.build(token_text_loss)
+        self.noun_swap_loss_fn = None
+        if noun_swap_loss is not None:
+            self.noun_swap_loss_fn = MODELS.build(noun_swap_loss)
+        if token_text_loss is not None or noun_swap_loss is not None:
             width = self.backbone.embed_dim
             out_dim = self.text_projector.linear_out.out_features
             self.token_projector = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, out_dim))
@@ -148,6 +164,37 @@ class GroupViTPretrain(GroupViTZeroShot):
         tokens = self.text_encoder.tokenize(texts).to(self.logit_scale.device)
         return self.text_projector(self.text_encoder(tokens))
 
+    def noun_swap_texts(
+        self, captions: Sequence[str], phrases: Sequence[Sequence[tuple[str, str]]]
+    ) -> tuple[list[str], Tensor]:
+        """Noun-swapped prompts: each prompt's template with its head noun replaced.
+
+        The candidate nouns are the head nouns of every caption of the batch; those of the
+        prompt's own caption are excluded (they may be true of the image).
+
+        Args:
+            captions (Sequence[str]): The B captions.
+            phrases (Sequence[Sequence[tuple[str, str]]]): Per caption, its (template, noun
+                phrase) prompts (at most K).
+
+        Returns:
+            tuple: the swapped texts, and their flat slot index [T] in a [B, K, M] layout.
+        """
+        num_swaps = self.noun_swap_loss_fn.num_swaps
+        nouns = [
+            [head_noun(n) for n in extract_nouns(c, with_adjectives=self.noun_phrases)]
+            for c in captions
+        ]
+        vocabulary = sorted({noun for own in nouns for noun in own})
+        texts, slots = [], []
+        for image, pairs in enumerate(phrases):
+            for k, (template, phrase) in enumerate(pairs):
+                swapped = noun_swaps(phrase, vocabulary, nouns[image], num_swaps, self._rng)
+                base = (image * self.num_prompts + k) * num_swaps
+                texts += [template.format(text) for text in swapped]
+                slots += range(base, base + len(swapped))
+        return texts, torch.tensor(slots, dtype=torch.long, device=self.logit_scale.device)
+
     def loss(self, inputs: Tensor, data_samples) -> dict[str, Tensor]:
         """Contrastive losses of a batch of image-caption pairs.
 
@@ -168,21 +215,25 @@ class GroupViTPretrain(GroupViTZeroShot):
             )
         feats = self.backbone(inputs)
         image_emb = self.img_projector(feats['pooled'])
-        texts = list(captions)
-        if self.num_prompts > 0:
-            for caption in captions:
-                texts += multi_label_prompts(
-                    caption,
-                    self.num_prompts,
-                    self.prompt_templates,
-                    self._rng,
-                    with_adjectives=self.noun_phrases,
-                )
-        text_emb = self.encode_captions(texts)
         batch = len(captions)
+        texts = list(captions)
+        phrases = []  # (template, noun phrase) of each image's prompts
+        for caption in captions:
+            pairs = sample_noun_phrases(
+                caption,
+                self.num_prompts,
+                self.prompt_templates,
+                self._rng,
+                with_adjectives=self.noun_phrases,
+            )
+            phrases.append(pairs)
+            texts += [template.format(noun) for template, noun in pairs]
+            texts += [caption] * (self.num_prompts - len(pairs))  # no nouns: the caption
+        swaps = self.noun_swap_texts(captions, phrases) if self.noun_swap_loss_fn else None
+        text_emb = self.encode_captions(texts + (swaps[0] if swaps else []))
         prompt_emb = None
         if self.num_prompts > 0:
-            prompt_emb = text_emb[batch:].reshape(batch, self.num_prompts, -1)
+            prompt_emb = text_emb[batch : len(texts)].reshape(batch, self.num_prompts, -1)
         losses = self.loss_fn(
             image_emb,
             text_emb[:batch],
@@ -204,6 +255,23 @@ class GroupViTPretrain(GroupViTZeroShot):
             token_emb = self.token_projector(feats['stage_tokens'][0])  # [B, N, D]
             losses.update(
                 self.token_text_loss_fn(token_emb, prompt_emb, self.multi_label_logit_scale)
+            )
+        if self.noun_swap_loss_fn is not None:
+            swap_texts, slots = swaps
+            num_slots = batch * self.num_prompts * self.noun_swap_loss_fn.num_swaps
+            swap_emb = text_emb.new_zeros(num_slots, text_emb.shape[1])
+            swap_emb = swap_emb.index_copy(0, slots, text_emb[len(texts) :])
+            mask = torch.zeros(num_slots, dtype=torch.bool, device=text_emb.device)
+            mask[slots] = True
+            losses.update(
+                self.noun_swap_loss_fn(
+                    self.token_projector(feats['stage_tokens'][0]),
+                    prompt_emb.flatten(0, 1),
+                    swap_emb.view(batch * self.num_prompts, -1, text_emb.shape[1]),
+                    mask.view(batch * self.num_prompts, -1),
+                    torch.arange(batch, device=text_emb.device).repeat_interleave(self.num_prompts),
+                    self.multi_label_logit_scale,
+                )
             )
         with torch.no_grad():
             losses['logit_scale'] = self.logit_scale.exp().detach()
