@@ -192,3 +192,49 @@ def test_caption_jsonl_formats_and_errors(scenes, tmp_path):
         DATASETS.build(dict(type='ImageCaptionDataset', ann_file=str(bad)))
     with pytest.raises(FileNotFoundError, match='caption file'):
         DATASETS.build(dict(type='ImageCaptionDataset', ann_file=str(tmp_path / 'none.jsonl')))
+
+
+@pytest.mark.parametrize('level', ['colour', 'shape'])
+def test_scenes_dataset_merges_classes_and_label_maps(scenes, level):
+    meta = json.loads((scenes / 'meta.json').read_text())
+    ds = DATASETS.build(
+        dict(
+            type='ScenesDataset',
+            data_root=str(scenes),
+            split='val',
+            level=level,
+            pipeline=SEG_PIPELINE,
+        )
+    )
+    names = list(ds.metainfo['classes'])
+    if level == 'colour':
+        assert names[:3] == ['background', 'red object', 'green object'] and len(names) == 7
+    else:
+        assert names == ['background', 'circle', 'square', 'triangle', 'star', 'cross']
+    assert list(ds.metainfo['seen_classes']) == names[1:] and not ds.metainfo['unseen_classes']
+    assert len(ds.metainfo['palette']) == len(names)
+    for index in range(len(ds)):
+        gt = ds[index]['data_samples'].gt_sem_seg.data[0].numpy()
+        raw = np.array(Image.open(scenes / 'ann_dir' / 'val' / f'{index:06d}.png'))
+        word = 0 if level == 'colour' else 1
+        expected = [
+            0
+            if c == 'background'
+            else names.index(f'{c.split()[0]} object' if word == 0 else c.split()[1])
+            for c in meta['classes']
+        ]
+        np.testing.assert_array_equal(gt, np.array(expected)[raw])
+
+
+def test_scenes_dataset_level_errors(scenes):
+    with pytest.raises(ValueError, match='level must be one of'):
+        DATASETS.build(dict(type='ScenesDataset', data_root=str(scenes), level='size'))
+    with pytest.raises(ValueError, match='apply to level="class" only'):
+        DATASETS.build(
+            dict(
+                type='ScenesDataset',
+                data_root=str(scenes),
+                level='colour',
+                seen_classes=['red circle'],
+            )
+        )

@@ -1,6 +1,6 @@
 """configs/groupvit/groupvit-tiny_scenes-captions.py as shipped (GroupViT-tiny, its extra losses)
-through tools/train.py (4 iterations on a few scenes, validation at the end), tools/test.py and
-the grouping report."""
+through tools/train.py (4 iterations on a few scenes, validation at the end), tools/test.py (also
+with the colour-vocabulary config) and the grouping report."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from mmpat.datasets.scenes import generate_scenes
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / 'configs/groupvit/groupvit-tiny_scenes-captions.py'
+COLOUR_CONFIG = ROOT / 'configs/groupvit/groupvit-tiny_scenes-captions_colour-vocab.py'
 
 
 @pytest.mark.slow
@@ -56,6 +57,15 @@ def test_scenes_config_trains_tests_and_reports(tmp_path):
         cwd=tmp_path,
     )  # fmt: skip
     assert 'hIoU' in test.stdout + test.stderr
+    # the same checkpoint with the colour vocabulary: 6 colours + background, merged labels
+    colour = run_tool(
+        [sys.executable, str(ROOT / 'tools/test.py'), str(COLOUR_CONFIG), str(checkpoint),
+         '--work-dir', str(tmp_path / 'test_colour'), '--cfg-options', *options[2:3],
+         *options[8:10]],
+        cwd=tmp_path,
+    )  # fmt: skip
+    table = colour.stdout + colour.stderr
+    assert 'red object' in table and 'white object' in table and 'red circle' not in table
     report = run_tool(
         [sys.executable, str(ROOT / 'tools/analysis/groupvit_grouping_report.py'), str(CONFIG),
          str(checkpoint), '--json', '--cfg-options', *options[2:3]],

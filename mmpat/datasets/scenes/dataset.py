@@ -28,6 +28,37 @@ def read_scenes_meta(data_root: str) -> dict[str, Any]:
     return meta
 
 
+LEVELS = ('class', 'colour', 'shape')
+
+
+def merge_classes(classes: Sequence[str], level: str) -> tuple[list[str], dict[int, int]]:
+    """Class names of a coarser vocabulary and the label map from ``classes`` to it.
+
+    Args:
+        classes (Sequence[str]): ``['background', '<colour> <shape>', ...]`` (meta.json).
+        level (str): ``'class'`` (unchanged), ``'colour'`` (``'red object'``, the captions'
+            own phrasing for a colour alone) or ``'shape'`` (``'circle'``).
+
+    Returns:
+        tuple: the merged names (background first, then in order of first appearance) and
+        ``{old index: new index}`` for every old class (empty for ``'class'``).
+    """
+    if level not in LEVELS:
+        raise ValueError(f'level must be one of {LEVELS}, got {level!r}')
+    if level == 'class':
+        return list(classes), {}
+    names, label_map = [classes[0]], {0: 0}
+    for index, name in enumerate(classes[1:], start=1):
+        words = name.split()
+        if len(words) != 2:
+            raise ValueError(f'level={level!r} needs "<colour> <shape>" class names, got {name!r}')
+        merged = f'{words[0]} object' if level == 'colour' else words[1]
+        if merged not in names:
+            names.append(merged)
+        label_map[index] = names.index(merged)
+    return names, label_map
+
+
 def check_class_names(names: Sequence[str], classes: Sequence[str], what: str) -> list[str]:
     """Return ``names`` as a list; raise ValueError naming any name not in ``classes``."""
     if isinstance(names, str):
@@ -54,6 +85,10 @@ class ScenesDataset(BaseSegDataset):
             ``ImageCaptionDataset`` on ``captions/pretrain.jsonl``).
         seen_classes: Override the seen class names (default: ``meta.json``'s ``seen``).
         unseen_classes: Override the unseen class names (default: ``meta.json``'s ``unseen``).
+        level: ``'class'`` (the 30 compositions), or a coarser vocabulary that merges them:
+            ``'colour'`` (``'red object'``, ...) or ``'shape'`` (``'circle'``, ...), with the
+            label maps merged alike (see :func:`merge_classes`). Every colour and every shape
+            is seen in training, so at these levels all classes are seen.
         **kwargs: Other :class:`mmseg.datasets.BaseSegDataset` arguments (``pipeline``,
             ``test_mode``, ``indices``, ...). ``data_prefix``/``img_suffix`` are set here.
     """
@@ -65,6 +100,7 @@ class ScenesDataset(BaseSegDataset):
         split: str = 'val',
         seen_classes: Sequence[str] | None = None,
         unseen_classes: Sequence[str] | None = None,
+        level: str = 'class',
         **kwargs,
     ) -> None:
         meta = read_scenes_meta(data_root)
@@ -83,19 +119,39 @@ class ScenesDataset(BaseSegDataset):
         both = sorted(set(seen) & set(unseen))
         if both:
             raise ValueError(f'class(es) {both} are both in seen_classes and unseen_classes')
+        palette = [list(p) for p in meta['palette']]
+        names, merge_map = merge_classes(classes, level)
+        if merge_map:
+            if seen_classes is not None or unseen_classes is not None:
+                raise ValueError(
+                    f'seen_classes/unseen_classes apply to level="class" only, not {level!r}'
+                )
+            # each merged class takes the colour of its first member
+            first = {new: old for old, new in sorted(merge_map.items(), reverse=True)}
+            palette = [palette[first[new]] for new in range(len(names))]
+            seen, unseen = names[1:], []
         metainfo = dict(
-            classes=tuple(classes),
-            palette=[list(p) for p in meta['palette']],
+            classes=tuple(names),
+            palette=palette,
             seen_classes=tuple(seen),
             unseen_classes=tuple(unseen),
         )
         metainfo.update(kwargs.pop('metainfo', None) or {})
         self.split = split
+        self.level = level
+        lazy_init = kwargs.pop('lazy_init', False)
         super().__init__(
             data_root=data_root,
             data_prefix=dict(img_path=f'img_dir/{split}', seg_map_path=f'ann_dir/{split}'),
             img_suffix='.png',
             seg_map_suffix='.png',
             metainfo=metainfo,
+            lazy_init=True,
             **kwargs,
         )
+        if merge_map:
+            # every data info carries it and LoadAnnotations applies it to the label map
+            self.label_map = merge_map
+            self._metainfo['label_map'] = merge_map
+        if not lazy_init:
+            self.full_init()
