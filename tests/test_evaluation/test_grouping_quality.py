@@ -108,3 +108,17 @@ def test_most_confident_group_statistics():
     scores[1] = [0.0, 0.6, 0.0, 0.0]
     record(stats, groups, gt, scores, 1)  # named class 1 + 1 = 2: wrong
     assert stats['named_right'] == [True, False]
+
+
+def test_shared_word_cosines():
+    tool = _report_tool()
+    classes = ['red circle', 'red square', 'blue circle', 'blue square']
+    # the text ignores the shape word: same-colour names coincide
+    emb = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 2.0], [0.0, 2.0]])
+    cos = tool.shared_word_cosines(classes, emb)
+    assert cos == dict(first_word=pytest.approx(1.0), last_word=pytest.approx(0.0))
+    emb = torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.8, 0.6], [0.0, 1.0]])
+    cos = tool.shared_word_cosines(classes, emb)
+    assert cos['first_word'] == pytest.approx((0.6 + 0.6) / 2)  # (0,1) and (2,3)
+    assert cos['last_word'] == pytest.approx((0.8 + 0.8) / 2)  # (0,2) and (1,3)
+    assert tool.shared_word_cosines(['cat', 'red circle'], emb[:2]) is None

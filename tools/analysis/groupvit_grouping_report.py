@@ -15,7 +15,12 @@ label map and the ground truth, then prints:
   threshold always keeps): how often it is an object (its majority ground-truth class is not
   background) and how often it is then named right; and the mean top score S of object groups
   and of background groups (the threshold can only tell them apart if these differ);
-* predicted and true foreground fraction (how the background threshold behaves).
+* predicted and true foreground fraction (how the background threshold behaves);
+* for two-word class names, the text side: mean cosine between the class text embeddings of
+  names that share the first word ('red circle' / 'red square') and of names that share the
+  last word ('red circle' / 'blue circle'). Near 1 for one kind means the text tower ignores
+  the other word: no image feature can then be named by it (on the scenes the shape words
+  collapse, 1.000, while colours stay apart).
 
 Example::
 
@@ -57,6 +62,31 @@ def _words_right(pred: str, target: str) -> tuple[bool, bool] | None:
 def _mean_or_nan(values) -> float:
     """Mean of a possibly empty list (NaN when empty)."""
     return sum(float(v) for v in values) / len(values) if values else float('nan')
+
+
+def shared_word_cosines(classes, text_emb) -> dict | None:
+    """Mean cosine of class text embeddings whose names share the first / the last word.
+
+    Args:
+        classes (Sequence[str]): Class names (all must have two words, else None).
+        text_emb: [C, D] tensor of their text embeddings (normalised here).
+
+    Returns:
+        dict | None: ``first_word`` and ``last_word`` means (NaN where no pair shares it).
+    """
+    import torch.nn.functional as F
+
+    words = [name.split() for name in classes]
+    if len(words) < 2 or any(len(w) != 2 for w in words):
+        return None
+    sim = F.normalize(text_emb.float(), dim=-1) @ F.normalize(text_emb.float(), dim=-1).t()
+    pairs = dict(first_word=[], last_word=[])
+    for i in range(len(words)):
+        for j in range(i + 1, len(words)):
+            for key, pos in (('first_word', 0), ('last_word', 1)):
+                if words[i][pos] == words[j][pos]:
+                    pairs[key].append(float(sim[i, j]))
+    return {key: _mean_or_nan(values) for key, values in pairs.items()}
 
 
 def _record_confident_group(stats, groups, oracle, group_scores, offset) -> None:
@@ -153,6 +183,9 @@ def report(model, dataloader, max_images: int | None = None) -> dict:
             group_acc=_mean_or_nan(hits['group']),
         ),
     )
+    cosines = shared_word_cosines(classes[offset:], model.class_embeddings)
+    if cosines is not None:
+        result['text_cosines'] = cosines
     if confident['is_object']:
         result['confident_group'] = dict(
             object_fraction=_mean_or_nan(confident['is_object']),
@@ -219,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
               f'{dom["image_first_word_acc"]:.3f} / {dom["image_last_word_acc"]:.3f}, group '
               f'{dom.get("group_first_word_acc", float("nan")):.3f} / '
               f'{dom.get("group_last_word_acc", float("nan")):.3f}')  # fmt: skip
+    if 'text_cosines' in result:
+        cos = result['text_cosines']
+        print('  text: mean cosine of class names sharing the first word '
+              f'{cos["first_word"]:.3f}, sharing the last word {cos["last_word"]:.3f}')  # fmt: skip
     return 0
 
 
