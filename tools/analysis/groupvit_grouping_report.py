@@ -74,18 +74,20 @@ def shared_word_cosines(classes, text_emb) -> dict | None:
     Returns:
         dict | None: ``first_word`` and ``last_word`` means (NaN where no pair shares it).
     """
+    from itertools import combinations
+
     import torch.nn.functional as F
 
     words = [name.split() for name in classes]
     if len(words) < 2 or any(len(w) != 2 for w in words):
         return None
-    sim = F.normalize(text_emb.float(), dim=-1) @ F.normalize(text_emb.float(), dim=-1).t()
+    emb = F.normalize(text_emb.float(), dim=-1)
+    sim = emb @ emb.t()
     pairs = dict(first_word=[], last_word=[])
-    for i in range(len(words)):
-        for j in range(i + 1, len(words)):
-            for key, pos in (('first_word', 0), ('last_word', 1)):
-                if words[i][pos] == words[j][pos]:
-                    pairs[key].append(float(sim[i, j]))
+    for i, j in combinations(range(len(words)), 2):
+        for key, pos in (('first_word', 0), ('last_word', 1)):
+            if words[i][pos] == words[j][pos]:
+                pairs[key].append(float(sim[i, j]))
     return {key: _mean_or_nan(values) for key, values in pairs.items()}
 
 
