@@ -65,16 +65,19 @@ class NounSwapMILLoss(nn.Module):
         swap_mask: Tensor,
         prompt_image: Tensor,
         logit_scale: Tensor,
+        instance_mask: Tensor | None = None,
     ) -> dict:
         """Compute the term.
 
         Args:
-            token_emb (Tensor): Projected tokens [B, N, D].
+            token_emb (Tensor): Projected tokens (or groups) [B, N, D].
             prompt_emb (Tensor): Projected prompts [P, D].
             swap_emb (Tensor): Projected swapped prompts [P, M, D].
             swap_mask (Tensor): [P, M] bool, True where a swap exists.
             prompt_image (Tensor): [P] image index of each prompt.
             logit_scale (Tensor): Log temperature (scalar).
+            instance_mask (Tensor, optional): [B, N] bool, False for instances the max must
+                skip (final groups that hold no token); each image needs at least one True.
 
         Returns:
             dict: ``{loss_name: scalar}`` (zero, with a graph, when no prompt has a swap).
@@ -87,6 +90,11 @@ class NounSwapMILLoss(nn.Module):
             )
         if prompt_image.shape != (num,):
             raise ValueError(f'prompt_image must be [{num}], got {tuple(prompt_image.shape)}')
+        if instance_mask is not None and instance_mask.shape != token_emb.shape[:2]:
+            raise ValueError(
+                f'instance_mask {tuple(instance_mask.shape)} must be [B, N] = '
+                f'{tuple(token_emb.shape[:2])}'
+            )
         keep = swap_mask.any(dim=1)
         if not bool(keep.any()):
             return {self.loss_name: token_emb.sum() * 0.0}
@@ -94,7 +102,11 @@ class NounSwapMILLoss(nn.Module):
         texts = torch.cat([prompt_emb[keep, None], swap_emb[keep]], dim=1)  # [P', 1+M, D]
         texts = F.normalize(texts, dim=-1)
         scale = logit_scale.exp().clamp(max=self.max_logit_scale)
-        logits = scale * torch.einsum('pnd,pmd->pmn', tokens, texts).amax(dim=-1)
+        sims = torch.einsum('pnd,pmd->pmn', tokens, texts)
+        if instance_mask is not None:
+            skip = ~instance_mask[prompt_image[keep]][:, None, :]  # [P', 1, N]
+            sims = sims.masked_fill(skip, -2.0)  # below any cosine: never the max
+        logits = scale * sims.amax(dim=-1)
         valid = torch.cat([torch.ones_like(swap_mask[keep, :1]), swap_mask[keep]], dim=1)
         logits = logits.masked_fill(~valid, torch.finfo(logits.dtype).min)
         target = torch.zeros(len(logits), dtype=torch.long, device=logits.device)

@@ -20,7 +20,9 @@ this term the tokens themselves must carry what the caption names (on the scenes
 conv stem, it is what makes GroupViT-tiny learn the shapes: see the README), and
 ``noun_swap_loss`` (default None): each noun prompt against copies with its head noun swapped
 for other nouns of the batch, on the best projected token
-(:class:`mmpat.models.losses.NounSwapMILLoss`).
+(:class:`mmpat.models.losses.NounSwapMILLoss`), and ``group_noun_swap_loss`` (default None),
+the same noun-swap loss on the best projected final group (the groups are what the zero-shot
+protocol names).
 """
 
 from __future__ import annotations
@@ -96,6 +98,10 @@ class GroupViTPretrain(GroupViTZeroShot):
         noun_swap_loss (dict, optional): ``dict(type='NounSwapMILLoss', num_swaps=M)``: the
             noun prompts against noun-swapped copies on the best projected token (shares
             ``token_projector``); needs ``num_prompts > 0``. None (spec) for none.
+        group_noun_swap_loss (dict, optional): The same kind of loss on the projected final
+            groups holding a token (e.g. ``dict(type='NounSwapMILLoss', num_swaps=M,
+            loss_name='loss_group_noun_swap')``); shares the swapped prompts, so M must equal
+            ``noun_swap_loss``'s when both are set. None (spec) for none.
         seed (int): Seed of the prompt sampler (nouns and templates).
         **kwargs: :class:`GroupViTZeroShot` arguments (arch, class_names, bg_thresh, ...).
     """
@@ -111,6 +117,7 @@ class GroupViTPretrain(GroupViTZeroShot):
         group_text_loss: dict | None = None,
         token_text_loss: dict | None = None,
         noun_swap_loss: dict | None = None,
+        group_noun_swap_loss: dict | None = None,
         seed: int = 0,
         **kwargs,
     ) -> None:
@@ -123,6 +130,8 @@ class GroupViTPretrain(GroupViTZeroShot):
         for name, cfg in (
             ('group_text_loss', group_text_loss),
             ('token_text_loss', token_text_loss),
+            ('noun_swap_loss', noun_swap_loss),
+            ('group_noun_swap_loss', group_noun_swap_loss),
         ):
             if cfg is not None and self.num_prompts <= 0:
                 raise ValueError(
@@ -137,6 +146,20 @@ class GroupViTPretrain(GroupViTZeroShot):
         self.noun_swap_loss_fn = None
         if noun_swap_loss is not None:
             self.noun_swap_loss_fn = MODELS.build(noun_swap_loss)
+        self.group_noun_swap_loss_fn = None
+        if group_noun_swap_loss is not None:
+            self.group_noun_swap_loss_fn = MODELS.build(group_noun_swap_loss)
+        swap_counts = {
+            fn.num_swaps
+            for fn in (self.noun_swap_loss_fn, self.group_noun_swap_loss_fn)
+            if fn is not None
+        }
+        if len(swap_counts) > 1:
+            raise ValueError(
+                'noun_swap_loss and group_noun_swap_loss share the swapped prompts: give them '
+                f'the same num_swaps (got {sorted(swap_counts)})'
+            )
+        self.num_swaps = swap_counts.pop() if swap_counts else 0
         if token_text_loss is not None or noun_swap_loss is not None:
             width = self.backbone.embed_dim
             out_dim = self.text_projector.linear_out.out_features
@@ -180,7 +203,7 @@ class GroupViTPretrain(GroupViTZeroShot):
         Returns:
             tuple: the swapped texts, and their flat slot index [T] in a [B, K, M] layout.
         """
-        num_swaps = self.noun_swap_loss_fn.num_swaps
+        num_swaps = self.num_swaps
         nouns = [
             [head_noun(n) for n in extract_nouns(c, with_adjectives=self.noun_phrases)]
             for c in captions
@@ -229,7 +252,7 @@ class GroupViTPretrain(GroupViTZeroShot):
             phrases.append(pairs)
             texts += [template.format(noun) for template, noun in pairs]
             texts += [caption] * (self.num_prompts - len(pairs))  # no nouns: the caption
-        swaps = self.noun_swap_texts(captions, phrases) if self.noun_swap_loss_fn else None
+        swaps = self.noun_swap_texts(captions, phrases) if self.num_swaps else None
         text_emb = self.encode_captions(texts + (swaps[0] if swaps else []))
         prompt_emb = None
         if self.num_prompts > 0:
@@ -243,12 +266,13 @@ class GroupViTPretrain(GroupViTZeroShot):
         )
         if self.group_loss_fn is not None:
             losses.update(self.group_loss_fn(feats['soft_assigns']))
-        if self.group_text_loss_fn is not None:
+        if self.group_text_loss_fn is not None or self.group_noun_swap_loss_fn is not None:
             group_emb = self.img_projector(feats['tokens'])  # [B, S, D]
-            mask = final_group_sizes(feats['assigns']) > 0.5  # groups holding a token
+            group_mask = final_group_sizes(feats['assigns']) > 0.5  # groups holding a token
+        if self.group_text_loss_fn is not None:
             losses.update(
                 self.group_text_loss_fn(
-                    group_emb, prompt_emb, self.multi_label_logit_scale, group_mask=mask
+                    group_emb, prompt_emb, self.multi_label_logit_scale, group_mask=group_mask
                 )
             )
         if self.token_text_loss_fn is not None:
@@ -256,23 +280,27 @@ class GroupViTPretrain(GroupViTZeroShot):
             losses.update(
                 self.token_text_loss_fn(token_emb, prompt_emb, self.multi_label_logit_scale)
             )
-        if self.noun_swap_loss_fn is not None:
-            swap_texts, slots = swaps
-            num_slots = batch * self.num_prompts * self.noun_swap_loss_fn.num_swaps
+        if swaps is not None:
+            _, slots = swaps
+            num_slots = batch * self.num_prompts * self.num_swaps
             swap_emb = text_emb.new_zeros(num_slots, text_emb.shape[1])
             swap_emb = swap_emb.index_copy(0, slots, text_emb[len(texts) :])
             mask = torch.zeros(num_slots, dtype=torch.bool, device=text_emb.device)
             mask[slots] = True
-            losses.update(
-                self.noun_swap_loss_fn(
-                    self.token_projector(feats['stage_tokens'][0]),
-                    prompt_emb.flatten(0, 1),
-                    swap_emb.view(batch * self.num_prompts, -1, text_emb.shape[1]),
-                    mask.view(batch * self.num_prompts, -1),
-                    torch.arange(batch, device=text_emb.device).repeat_interleave(self.num_prompts),
-                    self.multi_label_logit_scale,
-                )
+            swap_args = (
+                prompt_emb.flatten(0, 1),
+                swap_emb.view(batch * self.num_prompts, -1, text_emb.shape[1]),
+                mask.view(batch * self.num_prompts, -1),
+                torch.arange(batch, device=text_emb.device).repeat_interleave(self.num_prompts),
+                self.multi_label_logit_scale,
             )
+            if self.noun_swap_loss_fn is not None:
+                token_emb = self.token_projector(feats['stage_tokens'][0])
+                losses.update(self.noun_swap_loss_fn(token_emb, *swap_args))
+            if self.group_noun_swap_loss_fn is not None:
+                losses.update(
+                    self.group_noun_swap_loss_fn(group_emb, *swap_args, instance_mask=group_mask)
+                )
         with torch.no_grad():
             losses['logit_scale'] = self.logit_scale.exp().detach()
             # Logged (not summed: no 'loss' in the name) so that a grouping collapse, every

@@ -63,6 +63,28 @@ def test_noun_swap_loss_matches_loop_reference_and_prefers_the_true_noun():
         loss_fn(tokens, prompts, swaps[:2], mask, image, torch.tensor(1.0))
 
 
+def test_noun_swap_loss_instance_mask_skips_instances():
+    g = torch.Generator().manual_seed(1)
+    tokens = torch.randn(2, 4, 6, generator=g)
+    prompts, swaps = torch.randn(3, 6, generator=g), torch.randn(3, 2, 6, generator=g)
+    mask = torch.ones(3, 2, dtype=torch.bool)
+    image = torch.tensor([1, 0, 1])
+    keep = torch.tensor([[True, False, True, True], [False, True, True, False]])
+    loss_fn = NounSwapMILLoss(num_swaps=2)
+    out = loss_fn(tokens, prompts, swaps, mask, image, torch.tensor(1.0), instance_mask=keep)
+    # masked instances behave as if absent: the loop reference on the kept tokens only
+    expected = 0.0
+    for p in range(3):
+        b = int(image[p])
+        expected += reference(tokens[b : b + 1, keep[b]], prompts[p : p + 1], swaps[p : p + 1],
+                              mask[p : p + 1], torch.tensor([0]), math.e)  # fmt: skip
+    assert out['loss_noun_swap'].item() == pytest.approx(expected / 3, rel=1e-5)
+    unmasked = loss_fn(tokens, prompts, swaps, mask, image, torch.tensor(1.0))
+    assert unmasked['loss_noun_swap'].item() != pytest.approx(expected / 3, rel=1e-3)
+    with pytest.raises(ValueError, match='instance_mask'):
+        loss_fn(tokens, prompts, swaps, mask, image, torch.tensor(1.0), instance_mask=keep[:1])
+
+
 def test_pretrain_noun_swap_texts_and_gradient():
     torch.manual_seed(0)
     model = MODELS.build(
@@ -87,3 +109,30 @@ def test_pretrain_noun_swap_texts_and_gradient():
     losses['loss_noun_swap'].backward()
     assert model.backbone.patch_embed.proj.weight.grad.abs().sum() > 0
     assert model.text_encoder.token_embedding.weight.grad.abs().sum() > 0
+
+
+def test_pretrain_group_noun_swap_reaches_groups_and_checks_num_swaps():
+    torch.manual_seed(0)
+    cfg = dict(
+        type='GroupViTPretrain',
+        arch='GroupViT-test',
+        num_prompts=2,
+        noun_phrases=True,
+        group_noun_swap_loss=dict(
+            type='NounSwapMILLoss', num_swaps=3, loss_name='loss_group_noun_swap'
+        ),
+    )
+    model = MODELS.build(cfg)
+    model.train()
+    captions = ['a red circle and a blue star', 'a green square', 'a yellow cross']
+    samples = [SegDataSample(metainfo=dict(caption=c)) for c in captions]
+    losses = model.loss(torch.randn(3, 3, 64, 64), samples)
+    assert 'loss_noun_swap' not in losses and losses['loss_group_noun_swap'] > 0
+    losses['loss_group_noun_swap'].backward()
+    assert model.backbone.patch_embed.proj.weight.grad.abs().sum() > 0
+    assert not hasattr(model, 'token_projector')  # the group term needs no token projector
+    both = dict(cfg, noun_swap_loss=dict(type='NounSwapMILLoss', num_swaps=2))
+    with pytest.raises(ValueError, match='same num_swaps'):
+        MODELS.build(both)
+    with pytest.raises(ValueError, match='num_prompts > 0'):
+        MODELS.build(dict(cfg, num_prompts=0))
