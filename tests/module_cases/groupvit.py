@@ -96,6 +96,22 @@ CASES = [
         ),
     ),
     ModuleCase(
+        cfg=dict(type='GroupSegmentConsistencyLoss'),
+        make_inputs=lambda: (
+            (
+                torch.randn(2, 3, 8, requires_grad=True),
+                torch.randn(2, 5, 8),
+                torch.nn.functional.one_hot(torch.tensor([[0, 0, 1, 1, 1], [2, 2, 2, 0, 1]]), 3)
+                .transpose(1, 2)
+                .float(),
+                torch.randn(4, 8),
+                torch.tensor(2.0),
+            ),
+            {},
+        ),
+        check=lambda out: out['loss_group_segment'].item() > 0,
+    ),
+    ModuleCase(
         cfg=dict(type='NounSwapMILLoss', num_swaps=2),
         make_inputs=lambda: (
             (

@@ -22,7 +22,10 @@ conv stem, it is what makes GroupViT-tiny learn the shapes: see the README), and
 for other nouns of the batch, on the best projected token
 (:class:`mmpat.models.losses.NounSwapMILLoss`), and ``group_noun_swap_loss`` (default None),
 the same noun-swap loss on the best projected final group (the groups are what the zero-shot
-protocol names).
+protocol names), and ``group_segment_loss`` (default None): each final group's distribution
+over the batch's prompts made to follow that of its own segment's projected tokens
+(:class:`mmpat.models.losses.GroupSegmentConsistencyLoss`), so that a group holding background
+cannot name the image.
 """
 
 from __future__ import annotations
@@ -60,6 +63,21 @@ def groups_in_use(assign: Tensor) -> Tensor:
     return winners.amax(dim=1).sum(dim=-1).float().mean()
 
 
+def tokens_to_final_groups(assigns: list[Tensor]) -> Tensor:
+    """Assignment of the first stage's input tokens to the final groups (no gradient).
+
+    Args:
+        assigns (list[Tensor]): Forward-pass assignments per stage, [B, S_out, N_in].
+
+    Returns:
+        Tensor: [B, S_final, N] (one-hot over the groups when the stages are hard).
+    """
+    merged = assigns[0].detach()
+    for assign in assigns[1:]:
+        merged = assign.detach() @ merged
+    return merged
+
+
 def final_group_sizes(assigns: list[Tensor]) -> Tensor:
     """Input tokens held by each final group, through every grouping stage.
 
@@ -70,10 +88,7 @@ def final_group_sizes(assigns: list[Tensor]) -> Tensor:
     Returns:
         Tensor: [B, S_final] token counts (0 for a group that holds no token).
     """
-    sizes = assigns[0].detach().sum(dim=-1)  # [B, S_1]
-    for assign in assigns[1:]:
-        sizes = (assign.detach() * sizes[:, None, :]).sum(dim=-1)  # tokens of the merged groups
-    return sizes
+    return tokens_to_final_groups(assigns).sum(dim=-1)
 
 
 @MODELS.register_module()
@@ -102,6 +117,10 @@ class GroupViTPretrain(GroupViTZeroShot):
             groups holding a token (e.g. ``dict(type='NounSwapMILLoss', num_swaps=M,
             loss_name='loss_group_noun_swap')``); shares the swapped prompts, so M must equal
             ``noun_swap_loss``'s when both are set. None (spec) for none.
+        group_segment_loss (dict, optional): ``dict(type='GroupSegmentConsistencyLoss')``:
+            each final group follows the prompt distribution of its segment's projected tokens
+            (the teacher: needs ``token_text_loss``, which trains the token projector). None
+            (spec) for none.
         seed (int): Seed of the prompt sampler (nouns and templates).
         **kwargs: :class:`GroupViTZeroShot` arguments (arch, class_names, bg_thresh, ...).
     """
@@ -118,6 +137,7 @@ class GroupViTPretrain(GroupViTZeroShot):
         token_text_loss: dict | None = None,
         noun_swap_loss: dict | None = None,
         group_noun_swap_loss: dict | None = None,
+        group_segment_loss: dict | None = None,
         seed: int = 0,
         **kwargs,
     ) -> None:
@@ -160,6 +180,14 @@ class GroupViTPretrain(GroupViTZeroShot):
                 f'the same num_swaps (got {sorted(swap_counts)})'
             )
         self.num_swaps = swap_counts.pop() if swap_counts else 0
+        self.group_segment_loss_fn = None
+        if group_segment_loss is not None:
+            if token_text_loss is None:
+                raise ValueError(
+                    'group_segment_loss learns from the projected tokens: set token_text_loss '
+                    '(it trains the token projector)'
+                )
+            self.group_segment_loss_fn = MODELS.build(group_segment_loss)
         if token_text_loss is not None or noun_swap_loss is not None:
             width = self.backbone.embed_dim
             out_dim = self.text_projector.linear_out.out_features
@@ -266,7 +294,12 @@ class GroupViTPretrain(GroupViTZeroShot):
         )
         if self.group_loss_fn is not None:
             losses.update(self.group_loss_fn(feats['soft_assigns']))
-        if self.group_text_loss_fn is not None or self.group_noun_swap_loss_fn is not None:
+        group_losses = (
+            self.group_text_loss_fn,
+            self.group_noun_swap_loss_fn,
+            self.group_segment_loss_fn,
+        )
+        if any(fn is not None for fn in group_losses):
             group_emb = self.img_projector(feats['tokens'])  # [B, S, D]
             group_mask = final_group_sizes(feats['assigns']) > 0.5  # groups holding a token
         if self.group_text_loss_fn is not None:
@@ -279,6 +312,16 @@ class GroupViTPretrain(GroupViTZeroShot):
             token_emb = self.token_projector(feats['stage_tokens'][0])  # [B, N, D]
             losses.update(
                 self.token_text_loss_fn(token_emb, prompt_emb, self.multi_label_logit_scale)
+            )
+        if self.group_segment_loss_fn is not None:
+            losses.update(
+                self.group_segment_loss_fn(
+                    group_emb,
+                    token_emb,
+                    tokens_to_final_groups(feats['assigns']),
+                    prompt_emb.flatten(0, 1),
+                    self.multi_label_logit_scale,
+                )
             )
         if swaps is not None:
             _, slots = swaps
@@ -295,7 +338,8 @@ class GroupViTPretrain(GroupViTZeroShot):
                 self.multi_label_logit_scale,
             )
             if self.noun_swap_loss_fn is not None:
-                token_emb = self.token_projector(feats['stage_tokens'][0])
+                if self.token_text_loss_fn is None:
+                    token_emb = self.token_projector(feats['stage_tokens'][0])
                 losses.update(self.noun_swap_loss_fn(token_emb, *swap_args))
             if self.group_noun_swap_loss_fn is not None:
                 losses.update(

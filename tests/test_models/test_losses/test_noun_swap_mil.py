@@ -111,28 +111,15 @@ def test_pretrain_noun_swap_texts_and_gradient():
     assert model.text_encoder.token_embedding.weight.grad.abs().sum() > 0
 
 
-def test_pretrain_group_noun_swap_reaches_groups_and_checks_num_swaps():
-    torch.manual_seed(0)
-    cfg = dict(
-        type='GroupViTPretrain',
-        arch='GroupViT-test',
-        num_prompts=2,
-        noun_phrases=True,
-        group_noun_swap_loss=dict(
-            type='NounSwapMILLoss', num_swaps=3, loss_name='loss_group_noun_swap'
-        ),
-    )
-    model = MODELS.build(cfg)
-    model.train()
-    captions = ['a red circle and a blue star', 'a green square', 'a yellow cross']
-    samples = [SegDataSample(metainfo=dict(caption=c)) for c in captions]
-    losses = model.loss(torch.randn(3, 3, 64, 64), samples)
+def test_pretrain_group_noun_swap_reaches_groups_and_checks_num_swaps(pretrain_losses):
+    swap = dict(type='NounSwapMILLoss', num_swaps=3, loss_name='loss_group_noun_swap')
+    model, losses = pretrain_losses(group_noun_swap_loss=swap)
     assert 'loss_noun_swap' not in losses and losses['loss_group_noun_swap'] > 0
     losses['loss_group_noun_swap'].backward()
     assert model.backbone.patch_embed.proj.weight.grad.abs().sum() > 0
     assert not hasattr(model, 'token_projector')  # the group term needs no token projector
-    both = dict(cfg, noun_swap_loss=dict(type='NounSwapMILLoss', num_swaps=2))
+    cfg = dict(type='GroupViTPretrain', arch='GroupViT-test', group_noun_swap_loss=swap)
     with pytest.raises(ValueError, match='same num_swaps'):
-        MODELS.build(both)
+        MODELS.build(dict(cfg, noun_swap_loss=dict(type='NounSwapMILLoss', num_swaps=2)))
     with pytest.raises(ValueError, match='num_prompts > 0'):
         MODELS.build(dict(cfg, num_prompts=0))

@@ -1,0 +1,106 @@
+"""Group-segment consistency loss (our addition, not in the GroupViT paper).
+
+The zero-shot protocol names each final group by its token alone. A group token sees the whole
+image (the pre-assignment attention, the residual of its own query, the blocks over the groups
+after grouping), so the caption losses can be met by one "summary" group that names the image
+while it holds background pixels: on the scenes, with the text tower frozen and the token losses
+on, the protocol's most confident group was such a group in every image of some seeds (kept
+group an object in 0% of the images), although the image tokens themselves are grounded (the
+token that best matches the dominant object's name lies on the object in 99% of the images,
+``token_text_loss``).
+
+This loss makes each group say what its own pixels say. With the hard assignment ``M``
+[B, S, N] of the N first-stage tokens to the S final groups (the product of the stages'
+assignments), the tokens' projected embeddings ``E`` [B, N, D] (``token_projector``) and the
+batch's prompt embeddings ``T`` [P, D] (all L2-normalised), the segment of group g has the
+embedding ``normalise(sum_n M_gn E_n)``; its distribution over the prompts ``q_g =
+softmax(s <segment_g, T>)`` is the target (no gradient) of the group's own distribution ``p_g =
+softmax(s <G_g, T>)``:
+
+``loss = loss_weight * mean over groups holding a token of KL(q_g || p_g)``.
+
+A background segment matches no prompt (flat ``q``), so a group holding background must be flat
+whatever it sees elsewhere; an object's segment is peaked on its name, and so must its group be.
+
+Off by default (the spec recipe is exact); ``GroupViTPretrain(group_segment_loss=dict(
+type='GroupSegmentConsistencyLoss'))`` turns it on (with ``token_text_loss``, which trains the
+token projector).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from mmseg.registry import MODELS
+from torch import Tensor, nn
+
+
+@MODELS.register_module()
+class GroupSegmentConsistencyLoss(nn.Module):
+    """KL from the prompt distribution of a group's segment tokens to the group's own.
+
+    Args:
+        loss_weight (float): Weight of the term.
+        max_logit_scale (float): Clamp of ``exp(logit_scale)``.
+        loss_name (str): Key of the returned loss.
+    """
+
+    def __init__(
+        self,
+        *,
+        loss_weight: float = 1.0,
+        max_logit_scale: float = 100.0,
+        loss_name: str = 'loss_group_segment',
+    ) -> None:
+        super().__init__()
+        if loss_weight < 0:
+            raise ValueError(
+                f'GroupSegmentConsistencyLoss loss_weight must be >= 0, got {loss_weight}'
+            )
+        self.loss_weight = float(loss_weight)
+        self.max_logit_scale = float(max_logit_scale)
+        self.loss_name = loss_name
+
+    def forward(
+        self,
+        group_emb: Tensor,
+        token_emb: Tensor,
+        token_groups: Tensor,
+        text_emb: Tensor,
+        logit_scale: Tensor,
+    ) -> dict:
+        """Compute the term.
+
+        Args:
+            group_emb (Tensor): Projected final group tokens [B, S, D].
+            token_emb (Tensor): Projected first-stage image tokens [B, N, D].
+            token_groups (Tensor): Assignment of the N tokens to the S final groups [B, S, N]
+                (one-hot over S; groups holding no token are left out).
+            text_emb (Tensor): Projected prompt embeddings [P, D].
+            logit_scale (Tensor): Log temperature (scalar).
+
+        Returns:
+            dict: ``{loss_name: scalar}``.
+        """
+        batch, groups, dim = group_emb.shape
+        if token_groups.shape != (batch, groups, token_emb.shape[1]):
+            raise ValueError(
+                f'token_groups must be [B, S, N] = {(batch, groups, token_emb.shape[1])}, got '
+                f'{tuple(token_groups.shape)}'
+            )
+        if token_emb.shape[::2] != (batch, dim) or text_emb.dim() != 2 or text_emb.shape[1] != dim:
+            raise ValueError(
+                f'group {tuple(group_emb.shape)}, token {tuple(token_emb.shape)} and text '
+                f'{tuple(text_emb.shape)} embeddings need the same batch and channel sizes'
+            )
+        scale = logit_scale.detach().exp().clamp(max=self.max_logit_scale)  # a fixed ruler
+        text = F.normalize(text_emb.detach(), dim=-1)
+        with torch.no_grad():  # the segment's tokens are the teacher
+            weights = token_groups.detach().float()
+            segment = F.normalize(weights @ F.normalize(token_emb, dim=-1), dim=-1)  # [B, S, D]
+            target = (scale * segment @ text.t()).softmax(dim=-1)  # [B, S, P]
+            holds = weights.sum(dim=-1) > 0.5  # [B, S]
+        logp = (scale * F.normalize(group_emb, dim=-1) @ text.t()).log_softmax(dim=-1)
+        kl = (target * (target.clamp_min(1e-12).log() - logp)).sum(dim=-1)  # [B, S]
+        loss = (kl * holds).sum() / holds.sum().clamp_min(1)
+        return {self.loss_name: self.loss_weight * loss}

@@ -1,0 +1,91 @@
+"""GroupSegmentConsistencyLoss against a loop reference; model wiring."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmseg.registry import MODELS
+
+from mmpat.models.losses import GroupSegmentConsistencyLoss
+from mmpat.models.segmentors.groupvit_pretrain import final_group_sizes, tokens_to_final_groups
+
+
+def reference(groups, tokens, owner, texts, scale):
+    """The module docstring's formula with loops; owner[b][n] is token n's group."""
+    total, count = 0.0, 0
+    for b in range(groups.shape[0]):
+        for g in range(groups.shape[1]):
+            members = [n for n in range(tokens.shape[1]) if owner[b][n] == g]
+            if not members:
+                continue
+            segment = sum(tokens[b, n] / tokens[b, n].norm() for n in members)
+            segment = segment / segment.norm()
+            group = groups[b, g] / groups[b, g].norm()
+            q = [math.exp(scale * float(segment @ t / t.norm())) for t in texts]
+            p = [math.exp(scale * float(group @ t / t.norm())) for t in texts]
+            q = [v / sum(q) for v in q]
+            p = [v / sum(p) for v in p]
+            total += sum(qi * math.log(qi / pi) for qi, pi in zip(q, p, strict=True))
+            count += 1
+    return total / count
+
+
+def test_group_segment_loss_matches_loop_reference_and_vanishes_on_agreement():
+    g = torch.Generator().manual_seed(0)
+    groups, tokens = torch.randn(2, 3, 6, generator=g), torch.randn(2, 5, 6, generator=g)
+    texts = torch.randn(4, 6, generator=g)
+    owner = [[0, 0, 2, 2, 2], [1, 1, 1, 1, 1]]  # group 1 of image 0 and 0, 2 of image 1: empty
+    assign = F.one_hot(torch.tensor(owner), 3).transpose(1, 2).float()
+    loss_fn = GroupSegmentConsistencyLoss(loss_weight=2.0)
+    out = loss_fn(groups, tokens, assign, texts, torch.tensor(math.log(3.0)))
+    expected = 2.0 * reference(groups, tokens, owner, texts, 3.0)
+    assert out['loss_group_segment'].item() == pytest.approx(expected, rel=1e-5)
+    # each group equal to its segment's mean token: nothing to learn, whatever the empty groups
+    agree = groups.clone()
+    for b, row in enumerate(owner):
+        for s in set(row):
+            members = [n for n, o in enumerate(row) if o == s]
+            agree[b, s] = F.normalize(tokens[b, members], dim=-1).sum(0)
+    zero = loss_fn(agree, tokens, assign, texts, torch.tensor(1.0))
+    assert zero['loss_group_segment'].item() == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError, match='token_groups must be'):
+        loss_fn(groups, tokens, assign[:, :2], texts, torch.tensor(1.0))
+    with pytest.raises(ValueError, match='same batch and channel'):
+        loss_fn(groups, tokens, assign, texts[:, :4], torch.tensor(1.0))
+
+
+def test_group_segment_loss_trains_the_groups_only():
+    groups = torch.randn(1, 2, 4, requires_grad=True)
+    tokens = torch.randn(1, 3, 4, requires_grad=True)
+    texts = torch.randn(5, 4, requires_grad=True)
+    scale = torch.tensor(1.0, requires_grad=True)
+    assign = torch.tensor([[[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]])
+    out = GroupSegmentConsistencyLoss()(groups, tokens, assign, texts, scale)
+    out['loss_group_segment'].backward()
+    assert groups.grad.abs().sum() > 0
+    assert tokens.grad is None and texts.grad is None and scale.grad is None  # the teacher
+
+
+def test_tokens_to_final_groups_chains_the_stages():
+    first = F.one_hot(torch.tensor([[0, 1, 2, 2, 3]]), 4).transpose(1, 2).float()  # [1, 4, 5]
+    second = F.one_hot(torch.tensor([[1, 0, 1, 1]]), 2).transpose(1, 2).float()  # [1, 2, 4]
+    merged = tokens_to_final_groups([first, second])
+    assert merged[0].argmax(0).tolist() == [1, 0, 1, 1, 1]
+    assert final_group_sizes([first, second]).tolist() == [[1.0, 4.0]]
+
+
+def test_pretrain_group_segment_loss_wiring(pretrain_losses):
+    token_loss = dict(type='GroupTextMILLoss', loss_name='loss_token_text')
+    segment_loss = dict(type='GroupSegmentConsistencyLoss')
+    model, losses = pretrain_losses(token_text_loss=token_loss, group_segment_loss=segment_loss)
+    assert losses['loss_group_segment'] > 0
+    losses['loss_group_segment'].backward()
+    assert model.backbone.patch_embed.proj.weight.grad.abs().sum() > 0  # through the groups
+    assert model.token_projector[1].weight.grad is None  # the tokens are the teacher
+    with pytest.raises(ValueError, match='set token_text_loss'):
+        MODELS.build(
+            dict(type='GroupViTPretrain', arch='GroupViT-test', group_segment_loss=segment_loss)
+        )
