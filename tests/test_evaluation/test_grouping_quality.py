@@ -110,6 +110,25 @@ def test_most_confident_group_statistics():
     assert stats['named_right'] == [True, False]
 
 
+def test_most_confident_group_holds_the_objects():
+    tool = _report_tool()
+    groups = np.array([[0, 0, 1, 1], [0, 2, 2, 1]])
+    gt = np.array([[0, 4, 0, 0], [0, 4, 4, 255]])  # group 2 holds 2 object pixels, group 0 one
+    stats = dict(is_object=[], named_right=[], object_score=[], background_score=[],
+                 holds_most_object=[], object_share=[])  # fmt: skip
+    scores = np.zeros((3, 4))
+    scores[0, 0] = 0.9  # group 0 (3 pixels, 1 object) is kept
+    tool._record_confident_group(stats, groups, oracle_labels(groups, gt), scores, 1, gt)
+    assert stats['holds_most_object'] == [False] and stats['object_share'] == [1 / 3]
+    scores[2, 3] = 1.0  # now group 2: both its pixels are object
+    tool._record_confident_group(stats, groups, oracle_labels(groups, gt), scores, 1, gt)
+    assert stats['holds_most_object'] == [False, True] and stats['object_share'][1] == 1.0
+    no_objects = np.zeros_like(gt)
+    tool._record_confident_group(stats, groups, oracle_labels(groups, no_objects), scores, 1,
+                                 no_objects)  # fmt: skip
+    assert len(stats['holds_most_object']) == 2  # images without objects are left out
+
+
 def test_shared_word_cosines():
     tool = _report_tool()
     classes = ['red circle', 'red square', 'blue circle', 'blue square']

@@ -14,7 +14,8 @@ label map and the ground truth, then prints:
 * the protocol's most confident group (highest class score S, the one group the background
   threshold always keeps): how often it is an object (its majority ground-truth class is not
   background) and how often it is then named right; and the mean top score S of object groups
-  and of background groups (the threshold can only tell them apart if these differ);
+  and of background groups (the threshold can only tell them apart if these differ); how often
+  it is the group holding the most object pixels and the object share of its pixels;
 * predicted and true foreground fraction (how the background threshold behaves);
 * for two-word class names, the text side: mean cosine between the class text embeddings of
   names that share the first word ('red circle' / 'red square') and of names that share the
@@ -91,15 +92,24 @@ def shared_word_cosines(classes, text_emb) -> dict | None:
     return {key: _mean_or_nan(values) for key, values in pairs.items()}
 
 
-def _record_confident_group(stats, groups, oracle, group_scores, offset) -> None:
+def _record_confident_group(stats, groups, oracle, group_scores, offset, gt=None) -> None:
     """Is the protocol's most confident group (of those on the map) an object, named right?
 
     ``oracle`` is the map of each group's majority ground-truth class (``oracle_labels``).
+    With the ground truth ``gt`` (and object pixels in it), also: is that group the one holding
+    the most object pixels (``holds_most_object``), and the object share of its pixels
+    (``object_share``)? A group that names the whole image while holding background shows here.
     """
     import numpy as np
 
     majority = {int(g): int(oracle[groups == g][0]) for g in np.unique(groups)}
     best = max(majority, key=lambda g: group_scores[g].max())
+    if gt is not None:
+        is_object = (gt != 0) & (gt != 255)
+        if is_object.any():
+            object_pixels = {g: int((is_object & (groups == g)).sum()) for g in majority}
+            stats['holds_most_object'].append(object_pixels[best] == max(object_pixels.values()))
+            stats['object_share'].append(object_pixels[best] / int((groups == best).sum()))
     stats['is_object'].append(majority[best] not in (0, 255))
     if stats['is_object'][-1]:
         stats['named_right'].append(int(group_scores[best].argmax()) + offset == majority[best])
@@ -126,7 +136,14 @@ def report(model, dataloader, max_images: int | None = None) -> dict:
     preds, oracles, gts = [], [], []
     groups_used, object_ious, fg_pred, fg_true = [], [], [], []
     hits = dict(image=[], group=[], image_words=[], group_words=[])
-    confident = dict(is_object=[], named_right=[], object_score=[], background_score=[])
+    confident = dict(
+        is_object=[],
+        named_right=[],
+        object_score=[],
+        background_score=[],
+        holds_most_object=[],
+        object_share=[],
+    )
     for index, batch in enumerate(dataloader):
         if max_images is not None and index >= max_images:
             break
@@ -145,7 +162,7 @@ def report(model, dataloader, max_images: int | None = None) -> dict:
         groups = assign.argmax(dim=0).cpu().numpy()
         oracle = oracle_labels(groups, gt)
         if offset:
-            _record_confident_group(confident, groups, oracle, group_scores, offset)
+            _record_confident_group(confident, groups, oracle, group_scores, offset, gt)
         pred = logits[0].argmax(dim=0).cpu().numpy()
         preds.append(pred)
         gts.append(gt)
@@ -194,6 +211,8 @@ def report(model, dataloader, max_images: int | None = None) -> dict:
             named_right=_mean_or_nan(confident['named_right']),
             object_score=_mean_or_nan(confident['object_score']),
             background_score=_mean_or_nan(confident['background_score']),
+            holds_most_object=_mean_or_nan(confident['holds_most_object']),
+            object_share=_mean_or_nan(confident['object_share']),
         )
     for key in ('image', 'group'):
         words = hits[f'{key}_words']
@@ -244,7 +263,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f'  most confident group: an object in {conf["object_fraction"]:.1%} of the images, '
               f'then named right {conf["named_right"]:.1%}; mean top score S of object groups '
               f'{conf["object_score"]:.4f}, '
-              f'of background groups {conf["background_score"]:.4f}')  # fmt: skip
+              f'of background groups {conf["background_score"]:.4f}; it holds the most object '
+              f'pixels in {conf["holds_most_object"]:.1%} of the images, object share of its '
+              f'pixels {conf["object_share"]:.3f}')  # fmt: skip
     fg = result['foreground_fraction']
     print(f'  foreground fraction: predicted {fg["pred"]:.3f}, true {fg["true"]:.3f}')
     print(f'  dominant object ({dom["n"]} images, chance {dom["chance"]:.3f}): '
