@@ -78,8 +78,6 @@ def run_groupvit(args: argparse.Namespace, data: Path, work_dir: Path) -> dict:
     from mmengine.config import Config
 
     config = ROOT / args.groupvit_config
-    if not config.is_file():
-        raise SystemExit(f'error: --groupvit-config {config} does not exist')
     gv_dir = ROOT / (args.groupvit_dir or f'work_dirs/{config.stem}')
     iters = args.groupvit_iters or Config.fromfile(str(config)).train_cfg.max_iters
     checkpoint = gv_dir / f'iter_{iters}.pth'
@@ -102,6 +100,8 @@ def run_groupvit(args: argparse.Namespace, data: Path, work_dir: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.groupvit and not (ROOT / args.groupvit_config).is_file():  # before the long steps
+        raise SystemExit(f'error: --groupvit-config {args.groupvit_config} does not exist')
     import mmpat  # noqa: F401
     from mmpat.datasets.scenes import generate_scenes
 

@@ -83,3 +83,12 @@ def test_main_job_smoke(tmp_path):
     assert (work / 'overlay_val.png').stat().st_size > 0
     assert (tmp_path / 'clip' / 'clip_tiny.pth').is_file()
     assert 'overlay:' in done.stdout
+
+
+def test_main_job_rejects_a_missing_groupvit_config_before_working(tmp_path):
+    job = load_tool('tools/run_offline_benchmark.py')
+    with pytest.raises(SystemExit, match='--groupvit-config configs/nope.py does not exist'):
+        job.main(
+            ['--groupvit', '--groupvit-config', 'configs/nope.py', '--data', str(tmp_path / 'd')]
+        )
+    assert not (tmp_path / 'd').exists()  # failed before generating anything
