@@ -19,6 +19,11 @@ softmax(s <G_g, T>)``:
 
 ``loss = loss_weight * mean over groups holding a token of KL(q_g || p_g)``.
 
+With ``teacher='token_distributions'`` the target is instead the mean of the tokens' own
+distributions, ``q_g = mean_n in g softmax(s <E_n, T>)``: averaging embeddings first turns a
+small pull toward the image's name shared by many background tokens into a peaked target (seen on
+the scenes: a large background group kept by the protocol); averaging distributions keeps it flat.
+
 A background segment matches no prompt (flat ``q``), so a group holding background must be flat
 whatever it sees elsewhere; an object's segment is peaked on its name, and so must its group be.
 
@@ -42,6 +47,8 @@ class GroupSegmentConsistencyLoss(nn.Module):
     Args:
         loss_weight (float): Weight of the term.
         max_logit_scale (float): Clamp of ``exp(logit_scale)``.
+        teacher (str): ``'segment_mean'`` (the distribution of the segment's mean token) or
+            ``'token_distributions'`` (the mean of its tokens' distributions).
         loss_name (str): Key of the returned loss.
     """
 
@@ -50,9 +57,16 @@ class GroupSegmentConsistencyLoss(nn.Module):
         *,
         loss_weight: float = 1.0,
         max_logit_scale: float = 100.0,
+        teacher: str = 'segment_mean',
         loss_name: str = 'loss_group_segment',
     ) -> None:
         super().__init__()
+        if teacher not in ('segment_mean', 'token_distributions'):
+            raise ValueError(
+                f"GroupSegmentConsistencyLoss teacher must be 'segment_mean' or "
+                f"'token_distributions', got {teacher!r}"
+            )
+        self.teacher = teacher
         if loss_weight < 0:
             raise ValueError(
                 f'GroupSegmentConsistencyLoss loss_weight must be >= 0, got {loss_weight}'
@@ -97,9 +111,15 @@ class GroupSegmentConsistencyLoss(nn.Module):
         text = F.normalize(text_emb.detach(), dim=-1)
         with torch.no_grad():  # the segment's tokens are the teacher
             weights = token_groups.detach().float()
-            segment = F.normalize(weights @ F.normalize(token_emb, dim=-1), dim=-1)  # [B, S, D]
-            target = (scale * segment @ text.t()).softmax(dim=-1)  # [B, S, P]
-            holds = weights.sum(dim=-1) > 0.5  # [B, S]
+            tokens = F.normalize(token_emb, dim=-1)
+            sizes = weights.sum(dim=-1)  # [B, S]
+            if self.teacher == 'segment_mean':
+                segment = F.normalize(weights @ tokens, dim=-1)  # [B, S, D]
+                target = (scale * segment @ text.t()).softmax(dim=-1)  # [B, S, P]
+            else:
+                per_token = (scale * tokens @ text.t()).softmax(dim=-1)  # [B, N, P]
+                target = weights @ per_token / sizes.clamp_min(1e-6)[..., None]
+            holds = sizes > 0.5  # [B, S]
         logp = (scale * F.normalize(group_emb, dim=-1) @ text.t()).log_softmax(dim=-1)
         kl = (target * (target.clamp_min(1e-12).log() - logp)).sum(dim=-1)  # [B, S]
         loss = (kl * holds).sum() / holds.sum().clamp_min(1)

@@ -13,21 +13,26 @@ from mmpat.models.losses import GroupSegmentConsistencyLoss
 from mmpat.models.segmentors.groupvit_pretrain import final_group_sizes, tokens_to_final_groups
 
 
-def reference(groups, tokens, owner, texts, scale):
-    """The module docstring's formula with loops; owner[b][n] is token n's group."""
+def _softmax_over_texts(emb, texts, scale):
+    values = [math.exp(scale * float(emb / emb.norm() @ t / t.norm())) for t in texts]
+    return [v / sum(values) for v in values]
+
+
+def reference(groups, tokens, owner, texts, scale, teacher='segment_mean'):
+    """The module docstring's formulas with loops; owner[b][n] is token n's group."""
     total, count = 0.0, 0
     for b in range(groups.shape[0]):
         for g in range(groups.shape[1]):
             members = [n for n in range(tokens.shape[1]) if owner[b][n] == g]
             if not members:
                 continue
-            segment = sum(tokens[b, n] / tokens[b, n].norm() for n in members)
-            segment = segment / segment.norm()
-            group = groups[b, g] / groups[b, g].norm()
-            q = [math.exp(scale * float(segment @ t / t.norm())) for t in texts]
-            p = [math.exp(scale * float(group @ t / t.norm())) for t in texts]
-            q = [v / sum(q) for v in q]
-            p = [v / sum(p) for v in p]
+            if teacher == 'segment_mean':
+                segment = sum(tokens[b, n] / tokens[b, n].norm() for n in members)
+                q = _softmax_over_texts(segment, texts, scale)
+            else:
+                each = [_softmax_over_texts(tokens[b, n], texts, scale) for n in members]
+                q = [sum(d[i] for d in each) / len(each) for i in range(len(texts))]
+            p = _softmax_over_texts(groups[b, g], texts, scale)
             total += sum(qi * math.log(qi / pi) for qi, pi in zip(q, p, strict=True))
             count += 1
     return total / count
@@ -51,6 +56,12 @@ def test_group_segment_loss_matches_loop_reference_and_vanishes_on_agreement():
             agree[b, s] = F.normalize(tokens[b, members], dim=-1).sum(0)
     zero = loss_fn(agree, tokens, assign, texts, torch.tensor(1.0))
     assert zero['loss_group_segment'].item() == pytest.approx(0.0, abs=1e-6)
+    tokens_teacher = GroupSegmentConsistencyLoss(teacher='token_distributions')
+    out = tokens_teacher(groups, tokens, assign, texts, torch.tensor(math.log(3.0)))
+    expected = reference(groups, tokens, owner, texts, 3.0, teacher='token_distributions')
+    assert out['loss_group_segment'].item() == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match="teacher must be 'segment_mean'"):
+        GroupSegmentConsistencyLoss(teacher='mean')
     with pytest.raises(ValueError, match='token_groups must be'):
         loss_fn(groups, tokens, assign[:, :2], texts, torch.tensor(1.0))
     with pytest.raises(ValueError, match='same batch and channel'):
