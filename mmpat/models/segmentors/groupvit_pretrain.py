@@ -78,19 +78,6 @@ def tokens_to_final_groups(assigns: list[Tensor]) -> Tensor:
     return merged
 
 
-def final_group_sizes(assigns: list[Tensor]) -> Tensor:
-    """Input tokens held by each final group, through every grouping stage.
-
-    Args:
-        assigns (list[Tensor]): Forward-pass assignments per stage, [B, S_out, N_in] (hard:
-            one-hot over the groups).
-
-    Returns:
-        Tensor: [B, S_final] token counts (0 for a group that holds no token).
-    """
-    return tokens_to_final_groups(assigns).sum(dim=-1)
-
-
 @MODELS.register_module()
 class GroupViTPretrain(GroupViTZeroShot):
     """GroupViT trained from captions only; zero-shot segmentation at val/test time.
@@ -301,7 +288,11 @@ class GroupViTPretrain(GroupViTZeroShot):
         )
         if any(fn is not None for fn in group_losses):
             group_emb = self.img_projector(feats['tokens'])  # [B, S, D]
-            group_mask = final_group_sizes(feats['assigns']) > 0.5  # groups holding a token
+            token_to_group = tokens_to_final_groups(feats['assigns'])  # [B, S, N], once
+            group_mask = token_to_group.sum(dim=-1) > 0.5  # groups holding a token
+        token_emb = None  # [B, N, D], projected once for every token-level loss
+        if hasattr(self, 'token_projector'):
+            token_emb = self.token_projector(feats['stage_tokens'][0])
         if self.group_text_loss_fn is not None:
             losses.update(
                 self.group_text_loss_fn(
@@ -309,7 +300,6 @@ class GroupViTPretrain(GroupViTZeroShot):
                 )
             )
         if self.token_text_loss_fn is not None:
-            token_emb = self.token_projector(feats['stage_tokens'][0])  # [B, N, D]
             losses.update(
                 self.token_text_loss_fn(token_emb, prompt_emb, self.multi_label_logit_scale)
             )
@@ -318,7 +308,7 @@ class GroupViTPretrain(GroupViTZeroShot):
                 self.group_segment_loss_fn(
                     group_emb,
                     token_emb,
-                    tokens_to_final_groups(feats['assigns']),
+                    token_to_group,
                     prompt_emb.flatten(0, 1),
                     self.multi_label_logit_scale,
                 )
@@ -338,8 +328,6 @@ class GroupViTPretrain(GroupViTZeroShot):
                 self.multi_label_logit_scale,
             )
             if self.noun_swap_loss_fn is not None:
-                if self.token_text_loss_fn is None:
-                    token_emb = self.token_projector(feats['stage_tokens'][0])
                 losses.update(self.noun_swap_loss_fn(token_emb, *swap_args))
             if self.group_noun_swap_loss_fn is not None:
                 losses.update(

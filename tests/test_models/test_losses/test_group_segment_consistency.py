@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 
 from mmpat.models.losses import GroupSegmentConsistencyLoss
-from mmpat.models.segmentors.groupvit_pretrain import final_group_sizes, tokens_to_final_groups
+from mmpat.models.segmentors.groupvit_pretrain import tokens_to_final_groups
 
 
 def _softmax_over_texts(emb, texts, scale):
@@ -85,7 +85,7 @@ def test_tokens_to_final_groups_chains_the_stages():
     second = F.one_hot(torch.tensor([[1, 0, 1, 1]]), 2).transpose(1, 2).float()  # [1, 2, 4]
     merged = tokens_to_final_groups([first, second])
     assert merged[0].argmax(0).tolist() == [1, 0, 1, 1, 1]
-    assert final_group_sizes([first, second]).tolist() == [[1.0, 4.0]]
+    assert tokens_to_final_groups([first, second]).sum(dim=-1).tolist() == [[1.0, 4.0]]
 
 
 def test_pretrain_group_segment_loss_wiring(pretrain_losses):

@@ -11,7 +11,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 from mmpat.models.losses import GroupTextMILLoss
-from mmpat.models.segmentors.groupvit_pretrain import final_group_sizes
+from mmpat.models.segmentors.groupvit_pretrain import tokens_to_final_groups
 
 B, S, K, DIN, D = 3, 4, 2, 6, 5
 
@@ -160,14 +160,14 @@ def test_unmatched_groups_are_trained_to_name_nothing():
     assert float(peaked) == pytest.approx(2.0 * gap / 3, rel=1e-4)  # 1 of the 3 slots per image
 
 
-def test_final_group_sizes_follow_the_tokens_through_the_stages():
+def test_group_sizes_follow_the_tokens_through_the_stages():
     first = torch.zeros(1, 3, 5)
     first[0, 0, [0, 1]] = 1  # tokens -> 3 groups: sizes 2, 3, 0
     first[0, 1, [2, 3, 4]] = 1
     second = torch.zeros(1, 2, 3)
     second[0, 1, [0, 1, 2]] = 1  # every first-stage group -> group 1
-    assert final_group_sizes([first]).tolist() == [[2.0, 3.0, 0.0]]
-    assert final_group_sizes([first, second]).tolist() == [[0.0, 5.0]]
+    assert tokens_to_final_groups([first]).sum(dim=-1).tolist() == [[2.0, 3.0, 0.0]]
+    assert tokens_to_final_groups([first, second]).sum(dim=-1).tolist() == [[0.0, 5.0]]
 
 
 @pytest.mark.parametrize(
