@@ -75,6 +75,31 @@ class GroupSegmentConsistencyLoss(nn.Module):
         self.max_logit_scale = float(max_logit_scale)
         self.loss_name = loss_name
 
+    @torch.no_grad()
+    def segment_distributions(
+        self, token_emb: Tensor, token_groups: Tensor, text_emb: Tensor, logit_scale: Tensor
+    ) -> Tensor:
+        """The teacher: what each group's pixels name, as a distribution over the prompts.
+
+        Args:
+            token_emb (Tensor): Projected first-stage image tokens [B, N, D].
+            token_groups (Tensor): Assignment of the N tokens to the S final groups [B, S, N].
+            text_emb (Tensor): Projected prompt embeddings [P, D].
+            logit_scale (Tensor): Log temperature (scalar).
+
+        Returns:
+            Tensor: [B, S, P] (rows of groups holding no token are not meaningful).
+        """
+        scale = logit_scale.exp().clamp(max=self.max_logit_scale)
+        text = F.normalize(text_emb, dim=-1)
+        weights = token_groups.float()
+        tokens = F.normalize(token_emb, dim=-1)
+        if self.teacher == 'segment_mean':
+            segment = F.normalize(weights @ tokens, dim=-1)  # [B, S, D]
+            return (scale * segment @ text.t()).softmax(dim=-1)
+        per_token = (scale * tokens @ text.t()).softmax(dim=-1)  # [B, N, P]
+        return weights @ per_token / weights.sum(dim=-1).clamp_min(1e-6)[..., None]
+
     def forward(
         self,
         group_emb: Tensor,
@@ -109,17 +134,8 @@ class GroupSegmentConsistencyLoss(nn.Module):
             )
         scale = logit_scale.detach().exp().clamp(max=self.max_logit_scale)  # a fixed ruler
         text = F.normalize(text_emb.detach(), dim=-1)
-        with torch.no_grad():  # the segment's tokens are the teacher
-            weights = token_groups.detach().float()
-            tokens = F.normalize(token_emb, dim=-1)
-            sizes = weights.sum(dim=-1)  # [B, S]
-            if self.teacher == 'segment_mean':
-                segment = F.normalize(weights @ tokens, dim=-1)  # [B, S, D]
-                target = (scale * segment @ text.t()).softmax(dim=-1)  # [B, S, P]
-            else:
-                per_token = (scale * tokens @ text.t()).softmax(dim=-1)  # [B, N, P]
-                target = weights @ per_token / sizes.clamp_min(1e-6)[..., None]
-            holds = sizes > 0.5  # [B, S]
+        target = self.segment_distributions(token_emb, token_groups, text_emb, logit_scale)
+        holds = token_groups.detach().sum(dim=-1) > 0.5  # [B, S]
         logp = (scale * F.normalize(group_emb, dim=-1) @ text.t()).log_softmax(dim=-1)
         kl = (target * (target.clamp_min(1e-12).log() - logp)).sum(dim=-1)  # [B, S]
         loss = (kl * holds).sum() / holds.sum().clamp_min(1)

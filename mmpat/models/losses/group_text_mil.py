@@ -91,6 +91,7 @@ class GroupTextMILLoss(nn.Module):
         prompt_emb: Tensor,
         logit_scale: Tensor,
         group_mask: Tensor | None = None,
+        selection: Tensor | None = None,
     ) -> dict:
         """Compute the term over the global batch.
 
@@ -100,6 +101,9 @@ class GroupTextMILLoss(nn.Module):
             logit_scale (Tensor): Log temperature (scalar).
             group_mask (Tensor, optional): [B, S] bool, True for the groups that hold at least
                 one token (None: all groups count). Every image needs one.
+            selection (Tensor, optional): [B, S, K] scores that choose the group of each
+                prompt in its own image (e.g. how strongly the group's pixels name the prompt)
+                instead of the group embedding's best match; None: the best match.
 
         Returns:
             dict: ``{loss_name: scalar}`` (and ``loss_group_unmatched`` with
@@ -140,6 +144,18 @@ class GroupTextMILLoss(nn.Module):
         own_scores = scores[torch.arange(len(prompt_image)), prompt_image]  # [B*K, S]
         own_scores = own_scores.masked_fill(~all_mask[prompt_image], float('-inf'))
         best = own_scores.argmax(dim=1, keepdim=True)
+        if selection is not None:
+            if selection.shape != (batch, groups, num_prompts):
+                raise ValueError(
+                    f'selection must be [B, S, K] = {(batch, groups, num_prompts)}, got '
+                    f'{tuple(selection.shape)}'
+                )
+            chosen = selection.detach().transpose(1, 2).flatten(0, 1)  # [B*K, S]
+            best = chosen.masked_fill(~group_mask.repeat_interleave(num_prompts, 0), -1e30)
+            best = best.argmax(dim=1, keepdim=True)
+            # the prompt's own image scores with the chosen group, not its best match
+            picked_score = own_scores.gather(1, best)  # [B*K, 1]
+            p2i_logits = p2i_logits.scatter(1, prompt_image[:, None], picked_score)
         if self.own_image_negatives and groups > 1:
             others = own_scores.scatter(1, best, float('-inf'))  # the best group is the target
             p2i_logits = torch.cat([p2i_logits, others], dim=1)
@@ -149,6 +165,8 @@ class GroupTextMILLoss(nn.Module):
         i2p_logits = i2p_logits.masked_fill(~group_mask[:, None], void).amax(dim=-1)
         soft = torch.zeros_like(i2p_logits)
         own = target[:, None] * num_prompts + torch.arange(num_prompts, device=soft.device)
+        if selection is not None:  # own prompts against their chosen groups
+            i2p_logits = i2p_logits.scatter(1, own, picked_score.view(batch, num_prompts))
         soft.scatter_(1, own, 1.0 / num_prompts)
         i2p = -(soft * i2p_logits.log_softmax(dim=-1)).sum(dim=-1).mean()
         losses = {self.loss_name: self.loss_weight * 0.5 * (p2i + i2p)}

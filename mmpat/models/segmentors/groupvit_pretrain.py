@@ -108,6 +108,10 @@ class GroupViTPretrain(GroupViTZeroShot):
             each final group follows the prompt distribution of its segment's projected tokens
             (the teacher: needs ``token_text_loss``, which trains the token projector). None
             (spec) for none.
+        group_text_select (str): How ``group_text_loss`` picks each prompt's group in its own
+            image: ``'embedding'`` (the group embedding's best match) or ``'segment'`` (the
+            group whose pixels name the prompt most, by ``group_segment_loss``'s teacher; a
+            group that names the image from anywhere is then not picked).
         seed (int): Seed of the prompt sampler (nouns and templates).
         **kwargs: :class:`GroupViTZeroShot` arguments (arch, class_names, bg_thresh, ...).
     """
@@ -125,6 +129,7 @@ class GroupViTPretrain(GroupViTZeroShot):
         noun_swap_loss: dict | None = None,
         group_noun_swap_loss: dict | None = None,
         group_segment_loss: dict | None = None,
+        group_text_select: str = 'embedding',
         seed: int = 0,
         **kwargs,
     ) -> None:
@@ -179,6 +184,18 @@ class GroupViTPretrain(GroupViTZeroShot):
             width = self.backbone.embed_dim
             out_dim = self.text_projector.linear_out.out_features
             self.token_projector = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, out_dim))
+        if group_text_select not in ('embedding', 'segment'):
+            raise ValueError(
+                f"group_text_select must be 'embedding' or 'segment', got {group_text_select!r}"
+            )
+        if group_text_select == 'segment' and (
+            group_text_loss is None or group_segment_loss is None
+        ):
+            raise ValueError(
+                "group_text_select='segment' needs group_text_loss and group_segment_loss "
+                "(whose teacher says what each group's pixels name)"
+            )
+        self.group_text_select = group_text_select
         self._rng = random.Random(seed)
 
     @staticmethod
@@ -294,9 +311,23 @@ class GroupViTPretrain(GroupViTZeroShot):
         if hasattr(self, 'token_projector'):
             token_emb = self.token_projector(feats['stage_tokens'][0])
         if self.group_text_loss_fn is not None:
+            selection = None
+            if self.group_text_select == 'segment':
+                named = self.group_segment_loss_fn.segment_distributions(
+                    token_emb,
+                    token_to_group,
+                    prompt_emb.flatten(0, 1),
+                    self.multi_label_logit_scale,
+                )  # [B, S, B*K]
+                own = torch.arange(batch, device=named.device)
+                selection = named.view(batch, -1, batch, self.num_prompts)[own, :, own]
             losses.update(
                 self.group_text_loss_fn(
-                    group_emb, prompt_emb, self.multi_label_logit_scale, group_mask=group_mask
+                    group_emb,
+                    prompt_emb,
+                    self.multi_label_logit_scale,
+                    group_mask=group_mask,
+                    selection=selection,
                 )
             )
         if self.token_text_loss_fn is not None:

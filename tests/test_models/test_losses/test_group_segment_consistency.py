@@ -100,3 +100,24 @@ def test_pretrain_group_segment_loss_wiring(pretrain_losses):
         MODELS.build(
             dict(type='GroupViTPretrain', arch='GroupViT-test', group_segment_loss=segment_loss)
         )
+
+
+def test_pretrain_group_text_select_segment(pretrain_losses):
+    token_loss = dict(type='GroupTextMILLoss', loss_name='loss_token_text')
+    fields = dict(
+        token_text_loss=token_loss,
+        group_text_loss=dict(type='GroupTextMILLoss'),
+        group_segment_loss=dict(type='GroupSegmentConsistencyLoss', teacher='token_distributions'),
+    )
+    _, by_embedding = pretrain_losses(**fields)
+    model, by_segment = pretrain_losses(group_text_select='segment', **fields)
+    assert torch.isfinite(by_segment['loss_group_text'])
+    assert by_segment['loss_group_text'].item() != by_embedding['loss_group_text'].item()
+    by_segment['loss_group_text'].backward()
+    assert model.token_projector[1].weight.grad is None  # the choice carries no gradient
+    with pytest.raises(ValueError, match="group_text_select='segment' needs"):
+        MODELS.build(
+            dict(type='GroupViTPretrain', arch='GroupViT-test', group_text_select='segment')
+        )
+    with pytest.raises(ValueError, match='group_text_select must be'):
+        MODELS.build(dict(type='GroupViTPretrain', arch='GroupViT-test', group_text_select='x'))

@@ -25,13 +25,16 @@ def make_data(seed=0):
     )
 
 
-def reference(groups, prompts, scale, own_image_negatives=False):
-    """The module docstring's formula with loops."""
+def reference(groups, prompts, scale, own_image_negatives=False, chosen=None):
+    """The module docstring's formula with loops (``chosen[i][k]``: the group of prompt k in its
+    own image i, instead of the best match)."""
     groups = groups / groups.norm(dim=-1, keepdim=True)
     prompts = prompts / prompts.norm(dim=-1, keepdim=True)
     n = groups.shape[0]
 
     def m(p_img, p_k, b):  # score of prompt (p_img, p_k) against image b
+        if chosen is not None and b == p_img:
+            return scale * float(prompts[p_img, p_k] @ groups[b, chosen[p_img][p_k]])
         return scale * max(float(prompts[p_img, p_k] @ groups[b, g]) for g in range(S))
 
     p2i = 0.0
@@ -40,7 +43,8 @@ def reference(groups, prompts, scale, own_image_negatives=False):
             scores = [m(i, k, b) for b in range(n)]
             if own_image_negatives:  # the other groups of image i, all but its best one
                 own = [scale * float(prompts[i, k] @ groups[i, g]) for g in range(S)]
-                scores += [v for g, v in enumerate(own) if g != max(range(S), key=own.__getitem__)]
+                best = max(range(S), key=own.__getitem__) if chosen is None else chosen[i][k]
+                scores += [v for g, v in enumerate(own) if g != best]
             p2i -= float(torch.log_softmax(torch.tensor(scores), 0)[i])
     i2p = 0.0
     for b in range(n):
@@ -75,6 +79,23 @@ def test_matches_loop_reference(own_image_negatives):
     out = loss(groups, prompts, torch.tensor(math.log(1 / 0.07)))
     expected = 2.0 * reference(groups, prompts, 1 / 0.07, own_image_negatives)
     assert float(out['loss_group_text']) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize('own_image_negatives', [False, True])
+def test_selection_chooses_the_group_of_each_prompt(own_image_negatives):
+    data = make_data()
+    w = data['weight']
+    groups, prompts = data['groups'] @ w.t(), data['prompts'] @ w.t()
+    chosen = torch.randint(0, S, (2 * B, K), generator=torch.Generator().manual_seed(1))
+    selection = torch.nn.functional.one_hot(chosen, S).transpose(1, 2).float()  # [B, S, K]
+    loss = GroupTextMILLoss(own_image_negatives=own_image_negatives)
+    scale = torch.tensor(math.log(1 / 0.07))
+    out = loss(groups, prompts, scale, selection=selection)['loss_group_text']
+    expected = reference(groups, prompts, 1 / 0.07, own_image_negatives, chosen.tolist())
+    assert float(out) == pytest.approx(expected, rel=1e-5)
+    assert float(out) != pytest.approx(reference(groups, prompts, 1 / 0.07, own_image_negatives))
+    with pytest.raises(ValueError, match='selection must be'):
+        loss(groups, prompts, scale, selection=selection[:, :, :1])
 
 
 def test_one_matching_group_is_enough():
