@@ -95,9 +95,19 @@ def finish_distributed() -> None:
     Leaving it to interpreter exit lets gloo's background threads be destroyed while still
     joinable, which aborts the process ("terminate called without an active exception", exit
     signal 6) after a successful run; torchrun then reports the whole job as failed.
+    Even after the teardown, a loaded machine sometimes still aborts at exit (a gloo thread
+    is destroyed unjoined by the C++ static destructors; seen once in CI under load), so a
+    distributed process then leaves at once with status 0: everything it writes (logs,
+    checkpoints, results) is closed by the runner before this is called.
     """
+    import logging
+
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)  # skip the C++ static destructors (see above)
