@@ -40,6 +40,26 @@ from mmseg.registry import MODELS
 from torch import Tensor, nn
 
 
+def mean_token_distributions(
+    token_emb: Tensor, token_groups: Tensor, text_emb: Tensor, scale: Tensor | float
+) -> Tensor:
+    """What each group's tokens name: the mean of their distributions over the texts.
+
+    Args:
+        token_emb (Tensor): Projected first-stage image tokens [B, N, D].
+        token_groups (Tensor): Assignment of the N tokens to the S final groups [B, S, N].
+        text_emb (Tensor): Text embeddings [P, D].
+        scale (Tensor | float): Logit scale (not its log).
+
+    Returns:
+        Tensor: [B, S, P] (rows of groups holding no token are zero).
+    """
+    weights = token_groups.float()
+    tokens = F.normalize(token_emb, dim=-1)
+    per_token = (scale * tokens @ F.normalize(text_emb, dim=-1).t()).softmax(dim=-1)  # [B, N, P]
+    return weights @ per_token / weights.sum(dim=-1).clamp_min(1e-6)[..., None]
+
+
 @MODELS.register_module()
 class GroupSegmentConsistencyLoss(nn.Module):
     """KL from the prompt distribution of a group's segment tokens to the group's own.
@@ -91,14 +111,10 @@ class GroupSegmentConsistencyLoss(nn.Module):
             Tensor: [B, S, P] (rows of groups holding no token are not meaningful).
         """
         scale = logit_scale.exp().clamp(max=self.max_logit_scale)
-        text = F.normalize(text_emb, dim=-1)
-        weights = token_groups.float()
-        tokens = F.normalize(token_emb, dim=-1)
-        if self.teacher == 'segment_mean':
-            segment = F.normalize(weights @ tokens, dim=-1)  # [B, S, D]
-            return (scale * segment @ text.t()).softmax(dim=-1)
-        per_token = (scale * tokens @ text.t()).softmax(dim=-1)  # [B, N, P]
-        return weights @ per_token / weights.sum(dim=-1).clamp_min(1e-6)[..., None]
+        if self.teacher == 'token_distributions':
+            return mean_token_distributions(token_emb, token_groups, text_emb, scale)
+        segment = F.normalize(token_groups.float() @ F.normalize(token_emb, dim=-1), dim=-1)
+        return (scale * segment @ F.normalize(text_emb, dim=-1).t()).softmax(dim=-1)
 
     def forward(
         self,

@@ -44,6 +44,7 @@ from mmpat.models.losses.caption_nouns import (
     noun_swaps,
     sample_noun_phrases,
 )
+from mmpat.models.losses.group_segment_consistency import mean_token_distributions
 from mmpat.models.text_encoders.templates import get_templates
 
 from .groupvit_zero_shot import GroupViTZeroShot
@@ -249,6 +250,35 @@ class GroupViTPretrain(GroupViTZeroShot):
                 texts += [template.format(text) for text in swapped]
                 slots += range(base, base + len(swapped))
         return texts, torch.tensor(slots, dtype=torch.long, device=self.logit_scale.device)
+
+    def token_group_logits(self, feats: dict) -> Tensor:
+        """Class log-probabilities of the final groups as named by their own tokens.
+
+        Each group gets the mean of its first-stage tokens' class distributions (through
+        ``token_projector``, at ``multi_label_logit_scale``, as the token losses see them): the
+        teacher of ``GroupSegmentConsistencyLoss(teacher='token_distributions')``. Passed to
+        :meth:`decode_groups`, it shows what the protocol would give if the group tokens named
+        what their pixels name (``tools/analysis/groupvit_grouping_report.py``).
+
+        Args:
+            feats (dict): Backbone outputs (eval mode: hard assignments).
+
+        Returns:
+            Tensor: [B, S, C] log-probabilities over the vocabulary.
+
+        Raises:
+            ValueError: If the model has no ``token_projector`` (no token-level loss).
+        """
+        if not hasattr(self, 'token_projector'):
+            raise ValueError(
+                'token_group_logits needs the token_projector, which exists only with '
+                'token_text_loss (or noun_swap_loss) in the config'
+            )
+        scale = self.multi_label_logit_scale.exp().clamp(max=100)
+        token_emb = self.token_projector(feats['stage_tokens'][0])
+        token_groups = tokens_to_final_groups(feats['assigns'])
+        named = mean_token_distributions(token_emb, token_groups, self.class_embeddings, scale)
+        return named.clamp_min(1e-12).log()
 
     def loss(self, inputs: Tensor, data_samples) -> dict[str, Tensor]:
         """Contrastive losses of a batch of image-caption pairs.

@@ -229,20 +229,25 @@ class GroupViTZeroShot(EncoderDecoder):
         assign = assign.transpose(1, 2).reshape(batch, groups, h, w)
         return F.interpolate(assign, size=size, mode='bilinear', align_corners=self.align_corners)
 
-    def group_class_scores(self, feats: dict) -> Tensor:
+    def group_class_scores(self, feats: dict, group_logits: Tensor | None = None) -> Tensor:
         """Class scores S of the final groups (steps 3-6 of the protocol).
 
         Args:
             feats (dict): Backbone outputs.
+            group_logits (Tensor, optional): [B, S, C] logits to name the groups by instead of
+                ``s G T^T`` (diagnostics, e.g. :meth:`GroupViTPretrain.token_group_logits`);
+                the top-k filter still comes from the image embedding.
 
         Returns:
             Tensor: [B, S, C] ``softmax(top-k filtered scores) * softmax(scores)`` per group.
         """
         text = self.class_embeddings
-        group_emb = F.normalize(self.img_projector(feats['tokens']), dim=-1)  # [B, S, D]
         image_emb = F.normalize(self.img_projector(feats['pooled']), dim=-1)  # [B, D]
         scale = self.logit_scale.exp().clamp(max=100)
-        scores = scale * group_emb @ text.t()  # [B, S, C]
+        scores = group_logits
+        if scores is None:
+            group_emb = F.normalize(self.img_projector(feats['tokens']), dim=-1)  # [B, S, D]
+            scores = scale * group_emb @ text.t()  # [B, S, C]
         prior = scores.softmax(dim=-1)
         k = min(self.topk, text.shape[0])
         top = (scale * image_emb @ text.t()).softmax(dim=-1).topk(k, dim=-1).indices  # [B, k]
@@ -263,18 +268,21 @@ class GroupViTZeroShot(EncoderDecoder):
         """
         return self.decode_groups(self.extract_feat(inputs), inputs.shape[2:])
 
-    def decode_groups(self, feats: dict, size: tuple[int, int]) -> Tensor:
+    def decode_groups(
+        self, feats: dict, size: tuple[int, int], group_logits: Tensor | None = None
+    ) -> Tensor:
         """Zero-shot logits from backbone outputs (steps 1-8 of the protocol).
 
         Args:
             feats (dict): Backbone outputs.
             size (tuple[int, int]): Output (H, W), the crop size.
+            group_logits (Tensor, optional): See :meth:`group_class_scores`.
 
         Returns:
             Tensor: [B, C, H, W]; with background, channel 0 is the 0/1 background logit.
         """
         assign = self.group_assignment(feats, size)
-        scores = self.group_class_scores(feats)
+        scores = self.group_class_scores(feats, group_logits)
         groups = assign.shape[1]
         onehot = F.one_hot(assign.argmax(dim=1), groups).permute(0, 3, 1, 2).to(scores.dtype)
         fg = torch.einsum('bshw,bsc->bchw', onehot, scores)

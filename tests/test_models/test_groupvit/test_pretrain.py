@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers.groupvit_models import TOKEN_TEXT_LOSS, tiny_pretrain_with_token_loss
 from mmseg.registry import HOOKS, MODELS
 from mmseg.structures import SegDataSample
 
@@ -177,13 +178,7 @@ def test_conv_stem_grid_and_stage_tokens():
 
 
 def test_token_text_loss_is_the_mil_loss_on_projected_stage_tokens():
-    torch.manual_seed(0)
-    token_loss = dict(type='GroupTextMILLoss', loss_name='loss_token_text')
-    model = MODELS.build(
-        dict(
-            type='GroupViTPretrain', arch='GroupViT-test', num_prompts=2, token_text_loss=token_loss
-        )
-    )
+    model = tiny_pretrain_with_token_loss()
     model.train()
     model.backbone.eval()  # deterministic assignments for the comparison
     x = torch.randn(3, 3, 64, 64)
@@ -195,7 +190,7 @@ def test_token_text_loss_is_the_mil_loss_on_projected_stage_tokens():
     # encoded with the captions, as in loss(): the projector's BatchNorm sees the same batch
     prompt_emb = model.encode_captions(captions + prompts)[3:].reshape(3, 2, -1)
     tokens = model.token_projector(model.backbone(x)['stage_tokens'][0])
-    ref = MODELS.build(token_loss)(tokens, prompt_emb, model.multi_label_logit_scale)
+    ref = MODELS.build(TOKEN_TEXT_LOSS)(tokens, prompt_emb, model.multi_label_logit_scale)
     assert torch.allclose(losses['loss_token_text'], ref['loss_token_text'], atol=1e-5)
     losses['loss_token_text'].backward()
     assert model.backbone.patch_embed.proj.weight.grad.abs().sum() > 0
@@ -206,6 +201,6 @@ def test_token_text_loss_is_the_mil_loss_on_projected_stage_tokens():
                 type='GroupViTPretrain',
                 arch='GroupViT-test',
                 num_prompts=0,
-                token_text_loss=token_loss,
+                token_text_loss=TOKEN_TEXT_LOSS,
             )
         )

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers.groupvit_models import tiny_pretrain_with_token_loss
 from mmseg.registry import MODELS
 
 from mmpat.models.losses import GroupSegmentConsistencyLoss
@@ -121,3 +122,32 @@ def test_pretrain_group_text_select_segment(pretrain_losses):
         )
     with pytest.raises(ValueError, match='group_text_select must be'):
         MODELS.build(dict(type='GroupViTPretrain', arch='GroupViT-test', group_text_select='x'))
+
+
+def test_token_group_logits_name_each_group_by_its_tokens():
+    model = tiny_pretrain_with_token_loss()
+    model.eval()
+    model.set_vocabulary(['background', 'red circle', 'blue star', 'green square'])
+    inputs = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        feats = model.extract_feat(inputs)
+        logits = model.token_group_logits(feats)  # [B, S, C]
+        tokens = model.token_projector(feats['stage_tokens'][0])
+        owner = tokens_to_final_groups(feats['assigns']).argmax(dim=1)  # [B, N]
+        texts = model.class_embeddings
+        scale = float(model.multi_label_logit_scale.exp().clamp(max=100))
+        for b in range(2):
+            for g in set(owner[b].tolist()):
+                members = [n for n in range(tokens.shape[1]) if owner[b, n] == g]
+                each = [_softmax_over_texts(tokens[b, n], texts, scale) for n in members]
+                expected = [sum(d[c] for d in each) / len(each) for c in range(len(texts))]
+                assert logits[b, g].exp().tolist() == pytest.approx(expected, abs=1e-5)
+        # the protocol named by the group tokens' own logits is the default protocol
+        group_emb = F.normalize(model.img_projector(feats['tokens']), dim=-1)
+        own = model.logit_scale.exp().clamp(max=100) * group_emb @ texts.t()
+        default = model.decode_groups(feats, (64, 64))
+        assert torch.equal(model.decode_groups(feats, (64, 64), own), default)
+        assert not torch.equal(model.decode_groups(feats, (64, 64), logits), default)
+    bare = MODELS.build(dict(type='GroupViTPretrain', arch='GroupViT-test'))
+    with pytest.raises(ValueError, match='needs the token_projector'):
+        bare.token_group_logits(feats)
