@@ -123,6 +123,7 @@ class GroupSegmentConsistencyLoss(nn.Module):
         token_groups: Tensor,
         text_emb: Tensor,
         logit_scale: Tensor,
+        target: Tensor | None = None,
     ) -> dict:
         """Compute the term.
 
@@ -133,6 +134,8 @@ class GroupSegmentConsistencyLoss(nn.Module):
                 (one-hot over S; groups holding no token are left out).
             text_emb (Tensor): Projected prompt embeddings [P, D].
             logit_scale (Tensor): Log temperature (scalar).
+            target (Tensor, optional): :meth:`segment_distributions` of the same inputs
+                [B, S, P], when the caller already has it (computed here otherwise).
 
         Returns:
             dict: ``{loss_name: scalar}``.
@@ -150,7 +153,8 @@ class GroupSegmentConsistencyLoss(nn.Module):
             )
         scale = logit_scale.detach().exp().clamp(max=self.max_logit_scale)  # a fixed ruler
         text = F.normalize(text_emb.detach(), dim=-1)
-        target = self.segment_distributions(token_emb, token_groups, text_emb, logit_scale)
+        if target is None:
+            target = self.segment_distributions(token_emb, token_groups, text_emb, logit_scale)
         holds = token_groups.detach().sum(dim=-1) > 0.5  # [B, S]
         logp = (scale * F.normalize(group_emb, dim=-1) @ text.t()).log_softmax(dim=-1)
         kl = (target * (target.clamp_min(1e-12).log() - logp)).sum(dim=-1)  # [B, S]

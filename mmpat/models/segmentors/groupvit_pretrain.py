@@ -340,6 +340,7 @@ class GroupViTPretrain(GroupViTZeroShot):
         token_emb = None  # [B, N, D], projected once for every token-level loss
         if hasattr(self, 'token_projector'):
             token_emb = self.token_projector(feats['stage_tokens'][0])
+        named = None  # what each group's tokens name, when the prompt choice needs it too
         if self.group_text_loss_fn is not None:
             selection = None
             if self.group_text_select == 'segment':
@@ -372,6 +373,7 @@ class GroupViTPretrain(GroupViTZeroShot):
                     token_to_group,
                     prompt_emb.flatten(0, 1),
                     self.multi_label_logit_scale,
+                    target=named,
                 )
             )
         if swaps is not None:
