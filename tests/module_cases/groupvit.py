@@ -112,6 +112,19 @@ CASES = [
         check=lambda out: out['loss_group_segment'].item() > 0,
     ),
     ModuleCase(
+        cfg=dict(type='GroupPurityLoss'),
+        make_inputs=lambda: (
+            (
+                torch.randn(2, 3, 5, requires_grad=True).softmax(1),
+                torch.randn(2, 5, 8),
+                torch.randn(4, 8),
+                torch.tensor(2.0),
+            ),
+            {},
+        ),
+        check=lambda out: out['loss_group_purity'].item() > 0,
+    ),
+    ModuleCase(
         cfg=dict(type='NounSwapMILLoss', num_swaps=2),
         make_inputs=lambda: (
             (

@@ -40,6 +40,21 @@ from mmseg.registry import MODELS
 from torch import Tensor, nn
 
 
+def token_distributions(token_emb: Tensor, text_emb: Tensor, scale: Tensor | float) -> Tensor:
+    """What each token names: its distribution over the texts.
+
+    Args:
+        token_emb (Tensor): Projected image tokens [B, N, D].
+        text_emb (Tensor): Text embeddings [P, D].
+        scale (Tensor | float): Logit scale (not its log).
+
+    Returns:
+        Tensor: [B, N, P].
+    """
+    tokens = F.normalize(token_emb, dim=-1)
+    return (scale * tokens @ F.normalize(text_emb, dim=-1).t()).softmax(dim=-1)
+
+
 def mean_token_distributions(
     token_emb: Tensor, token_groups: Tensor, text_emb: Tensor, scale: Tensor | float
 ) -> Tensor:
@@ -55,8 +70,7 @@ def mean_token_distributions(
         Tensor: [B, S, P] (rows of groups holding no token are zero).
     """
     weights = token_groups.float()
-    tokens = F.normalize(token_emb, dim=-1)
-    per_token = (scale * tokens @ F.normalize(text_emb, dim=-1).t()).softmax(dim=-1)  # [B, N, P]
+    per_token = token_distributions(token_emb, text_emb, scale)  # [B, N, P]
     return weights @ per_token / weights.sum(dim=-1).clamp_min(1e-6)[..., None]
 
 

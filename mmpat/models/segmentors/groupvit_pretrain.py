@@ -25,7 +25,10 @@ the same noun-swap loss on the best projected final group (the groups are what t
 protocol names), and ``group_segment_loss`` (default None): each final group's distribution
 over the batch's prompts made to follow that of its own segment's projected tokens
 (:class:`mmpat.models.losses.GroupSegmentConsistencyLoss`), so that a group holding background
-cannot name the image.
+cannot name the image, and ``group_purity_loss`` (default None): the grouping made to keep apart
+tokens that name different things (:class:`mmpat.models.losses.GroupPurityLoss`). The training
+log shows ``groups_final``, the final groups holding image tokens per image (a later stage also
+assigns the earlier stage's empty groups, so ``groups_stage2`` can stay high in a collapse).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from mmpat.models.losses.caption_nouns import (
 )
 from mmpat.models.losses.group_segment_consistency import mean_token_distributions
 from mmpat.models.text_encoders.templates import get_templates
+from mmpat.models.utils import compose_assignments
 
 from .groupvit_zero_shot import GroupViTZeroShot
 
@@ -73,10 +77,7 @@ def tokens_to_final_groups(assigns: list[Tensor]) -> Tensor:
     Returns:
         Tensor: [B, S_final, N] (one-hot over the groups when the stages are hard).
     """
-    merged = assigns[0].detach()
-    for assign in assigns[1:]:
-        merged = assign.detach() @ merged
-    return merged
+    return compose_assignments([assign.detach() for assign in assigns])
 
 
 @MODELS.register_module()
@@ -109,6 +110,9 @@ class GroupViTPretrain(GroupViTZeroShot):
             each final group follows the prompt distribution of its segment's projected tokens
             (the teacher: needs ``token_text_loss``, which trains the token projector). None
             (spec) for none.
+        group_purity_loss (dict, optional): ``dict(type='GroupPurityLoss')``: the final groups
+            hold tokens whose projected embeddings name alike (gradient to the grouping only;
+            needs ``token_text_loss``). None (spec) for none.
         group_text_select (str): How ``group_text_loss`` picks each prompt's group in its own
             image: ``'embedding'`` (the group embedding's best match) or ``'segment'`` (the
             group whose pixels name the prompt most, by ``group_segment_loss``'s teacher; a
@@ -130,6 +134,7 @@ class GroupViTPretrain(GroupViTZeroShot):
         noun_swap_loss: dict | None = None,
         group_noun_swap_loss: dict | None = None,
         group_segment_loss: dict | None = None,
+        group_purity_loss: dict | None = None,
         group_text_select: str = 'embedding',
         seed: int = 0,
         **kwargs,
@@ -173,14 +178,16 @@ class GroupViTPretrain(GroupViTZeroShot):
                 f'the same num_swaps (got {sorted(swap_counts)})'
             )
         self.num_swaps = swap_counts.pop() if swap_counts else 0
-        self.group_segment_loss_fn = None
-        if group_segment_loss is not None:
-            if token_text_loss is None:
+        for name, cfg in (
+            ('group_segment_loss', group_segment_loss),
+            ('group_purity_loss', group_purity_loss),
+        ):
+            if cfg is not None and token_text_loss is None:
                 raise ValueError(
-                    'group_segment_loss learns from the projected tokens: set token_text_loss '
+                    f'{name} learns from what the projected tokens name: set token_text_loss '
                     '(it trains the token projector)'
                 )
-            self.group_segment_loss_fn = MODELS.build(group_segment_loss)
+            setattr(self, f'{name}_fn', MODELS.build(cfg) if cfg is not None else None)
         if token_text_loss is not None or noun_swap_loss is not None:
             width = self.backbone.embed_dim
             out_dim = self.text_projector.linear_out.out_features
@@ -376,6 +383,15 @@ class GroupViTPretrain(GroupViTZeroShot):
                     target=named,
                 )
             )
+        if self.group_purity_loss_fn is not None:
+            losses.update(
+                self.group_purity_loss_fn(
+                    compose_assignments(feats['soft_assigns']),
+                    token_emb.detach(),
+                    prompt_emb.detach().flatten(0, 1),
+                    self.multi_label_logit_scale,
+                )
+            )
         if swaps is not None:
             _, slots = swaps
             num_slots = batch * self.num_prompts * self.num_swaps
@@ -402,4 +418,7 @@ class GroupViTPretrain(GroupViTZeroShot):
             # token in one group, shows in the training log as groups_stage{i} falling to 1.
             for stage, assign in enumerate(feats['assigns'], start=1):
                 losses[f'groups_stage{stage}'] = groups_in_use(assign)
+            # A later stage also assigns the earlier stage's empty groups: the final groups
+            # that hold image tokens are what the segmentation shows.
+            losses['groups_final'] = groups_in_use(compose_assignments(feats['assigns']))
         return losses

@@ -121,3 +121,17 @@ def test_stage_selection():
     assert float(GroupUsageLoss(stages=[1])([collapsed, even])['loss_groups']) == 0.0
     with pytest.raises(ValueError, match=r'stages \[2\] but the model has 2 grouping'):
         GroupUsageLoss(stages=[2])([collapsed, even])
+
+
+def test_composite_usage_sees_the_tokens_through_both_stages():
+    # Stage 1 puts the 6 tokens in groups 0 and 1 of 4; stage 2 sends groups 0, 1 to final
+    # group 0 and the EMPTY groups 2, 3 to final group 1: per stage the second stage looks
+    # balanced (0), but every token ends in final group 0 (collapse: 1).
+    first = _one_hot_assign([[0, 0, 0, 1, 1, 1]], 4)
+    second = _one_hot_assign([[0, 0, 1, 1]], 2)
+    per_stage = GroupUsageLoss(token_weight=0.0)([first, second])['loss_groups']
+    assert float(per_stage) == pytest.approx(0.25)  # stage 1: 0.5, stage 2: 0
+    composite = GroupUsageLoss(token_weight=0.0, composite=True)([first, second])['loss_groups']
+    assert float(composite) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match='leave stages unset'):
+        GroupUsageLoss(composite=True, stages=[1])
