@@ -71,7 +71,8 @@ def test_pretrain_loss_matches_manual_computation():
     captions = ['a red circle', 'a dog on the grass', 'it is what it is']
     losses = model.loss(x, _samples(captions))
     stages = [f'groups_stage{i + 1}' for i in range(len(model.backbone(x)['assigns']))]
-    assert set(losses) == {'loss_itc', 'loss_multi_label', 'logit_scale', *stages}
+    assert set(losses) == {'loss_itc', 'loss_multi_label', 'logit_scale', 'groups_final', *stages}
+    assert 1 <= losses['groups_final'] <= losses[stages[-1]]
     for name, assign in zip(stages, model.backbone(x)['assigns']):
         assert 1 <= losses[name] <= assign.shape[1]
     # same computation by hand (same prompt sampler seed)
