@@ -89,6 +89,11 @@ class ScenesDataset(BaseSegDataset):
             ``'colour'`` (``'red object'``, ...) or ``'shape'`` (``'circle'``, ...), with the
             label maps merged alike (see :func:`merge_classes`). Every colour and every shape
             is seen in training, so at these levels all classes are seen.
+        vocabulary: ``'all'`` (every class of the level) or ``'seen'``: the training
+            vocabulary of the inductive zero-shot setting, background plus the seen classes
+            only, with the label maps re-indexed to it (unseen labels become 255, ignored;
+            the ``train`` split has none). ``VocabularyHook`` refuses a training vocabulary
+            with unseen classes.
         **kwargs: Other :class:`mmseg.datasets.BaseSegDataset` arguments (``pipeline``,
             ``test_mode``, ``indices``, ...). ``data_prefix``/``img_suffix`` are set here.
     """
@@ -101,8 +106,11 @@ class ScenesDataset(BaseSegDataset):
         seen_classes: Sequence[str] | None = None,
         unseen_classes: Sequence[str] | None = None,
         level: str = 'class',
+        vocabulary: str = 'all',
         **kwargs,
     ) -> None:
+        if vocabulary not in ('all', 'seen'):
+            raise ValueError(f"vocabulary must be 'all' or 'seen', got {vocabulary!r}")
         meta = read_scenes_meta(data_root)
         if not osp.isdir(osp.join(data_root, 'ann_dir', split)):
             raise FileNotFoundError(
@@ -130,6 +138,13 @@ class ScenesDataset(BaseSegDataset):
             first = {new: old for old, new in sorted(merge_map.items(), reverse=True)}
             palette = [palette[first[new]] for new in range(len(names))]
             seen, unseen = names[1:], []
+        if vocabulary == 'seen':
+            keep = [0] + [i for i, n in enumerate(names) if n in seen and i != 0]
+            old_map = merge_map or {i: i for i in range(len(classes))}
+            new_index = {old: new for new, old in enumerate(keep)}
+            merge_map = {c: new_index.get(m, 255) for c, m in old_map.items()}
+            palette = [palette[i] for i in keep]
+            names = [names[i] for i in keep]  # metainfo keeps the (absent) unseen names
         metainfo = dict(
             classes=tuple(names),
             palette=palette,

@@ -7,6 +7,8 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import BaseLoop
 from mmseg.registry import HOOKS
 
+from mmpat.utils.vocabulary import primary_name
+
 
 @HOOKS.register_module()
 class VocabularyHook(Hook):
@@ -16,9 +18,20 @@ class VocabularyHook(Hook):
     The class names come from the dataloader's ``dataset.metainfo['classes']``; a dataset may
     give synonyms per class under ``metainfo['class_synonyms']`` (list of lists), which are
     preferred when present.
+
+    Before training, in the inductive zero-shot setting (``inductive=True``, the default), the
+    training vocabulary must not name any class of the dataset's ``unseen_classes`` (e.g.
+    ``ScenesDataset(split='train', vocabulary='seen')``); a transductive method (which may
+    name unseen classes in training, as MVP-SEG+) sets ``inductive=False``.
+
+    Args:
+        inductive (bool): Refuse unseen class names in the training vocabulary.
     """
 
     priority = 'VERY_HIGH'
+
+    def __init__(self, inductive: bool = True) -> None:
+        self.inductive = inductive
 
     @staticmethod
     def _sync(runner, dataloader) -> None:
@@ -36,6 +49,23 @@ class VocabularyHook(Hook):
 
     def before_train(self, runner) -> None:
         self._sync(runner, runner.train_dataloader)
+        if self.inductive:
+            self._check_inductive(runner)
+
+    @staticmethod
+    def _check_inductive(runner) -> None:
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        dataset = getattr(runner.train_dataloader, 'dataset', None)
+        unseen = set((getattr(dataset, 'metainfo', None) or {}).get('unseen_classes') or ())
+        names = {primary_name(n) for n in getattr(model, 'class_names', [])}
+        leaked = sorted(names & unseen)
+        if leaked:
+            raise ValueError(
+                f'VocabularyHook: the training vocabulary names unseen classes {leaked} '
+                '(inductive zero-shot setting): train on the seen vocabulary (e.g. '
+                "ScenesDataset(split='train', vocabulary='seen')), or set "
+                'VocabularyHook(inductive=False) for a transductive method'
+            )
 
     def before_val(self, runner) -> None:
         self._sync(runner, runner.val_dataloader)

@@ -1,3 +1,6 @@
 """mmpat necks."""
 
-__all__: list[str] = []
+from .pyramid_tokenizer import PyramidTokenizer
+from .top_down_fpn import TopDownFPN
+
+__all__: list[str] = ['PyramidTokenizer', 'TopDownFPN']

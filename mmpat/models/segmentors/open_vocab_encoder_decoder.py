@@ -18,9 +18,16 @@ class OpenVocabEncoderDecoder(EncoderDecoder):
     """mmseg ``EncoderDecoder`` with a text encoder and a run-time vocabulary.
 
     The backbone (e.g. ``CLIPPyramid``) returns a dict of features; this segmentor adds the
-    current class embeddings under ``'class_embeddings'`` ([C, D], L2-normalised) before the
-    neck/head see it, so heads following the ``BaseDecodeHead`` template work unchanged in
-    ``whole`` and ``slide`` inference, in ``loss`` and in ``_forward`` (FLOPs tools).
+    current class embeddings under ``'class_embeddings'`` ([C, D], L2-normalised) and the
+    (normalised) input images under ``'images'`` before the heads see it, so heads following
+    the ``BaseDecodeHead`` template work unchanged in ``whole`` and ``slide`` inference, in
+    ``loss`` and in ``_forward`` (FLOPs tools).
+
+    A neck may add its own training losses and statistics: when it has a
+    ``log_vars(outputs) -> dict`` method (e.g. ``PyramidTokenizer``: ``loss_vq``, codebook
+    perplexity and dead-code fraction per level), :meth:`loss` adds them to the loss dict
+    (keys with ``loss`` are summed into the total, the others are only logged). A neck with
+    ``num_levels`` must match the backbone's ``out_indices`` (checked at build).
 
     Args:
         backbone (dict): Image encoder config; must return a dict of features.
@@ -63,6 +70,7 @@ class OpenVocabEncoderDecoder(EncoderDecoder):
             pretrained=pretrained,
             init_cfg=init_cfg,
         )
+        self._check_levels()
         self.text_encoder = MODELS.build(text_encoder)
         self.templates = templates
         self.class_names: list[str | list[str]] = []
@@ -105,6 +113,17 @@ class OpenVocabEncoderDecoder(EncoderDecoder):
             palette=[list(c) for c in (palette or class_palette(num_classes))],
         )
 
+    def _check_levels(self) -> None:
+        levels = getattr(self.neck, 'num_levels', None) if self.with_neck else None
+        out_indices = getattr(self.backbone, 'out_indices', None)
+        if levels is not None and out_indices is not None and levels != len(out_indices):
+            raise ValueError(
+                f'{type(self.neck).__name__} has {levels} levels '
+                f'(codebook_sizes {getattr(self.neck, "codebook_sizes", "?")}) but the backbone '
+                f'{type(self.backbone).__name__} gives {len(out_indices)} maps (out_indices '
+                f'{tuple(out_indices)}): give the neck one level per backbone output'
+            )
+
     def _auxiliary_heads(self) -> list:
         if not self.with_auxiliary_head:
             return []
@@ -133,4 +152,23 @@ class OpenVocabEncoderDecoder(EncoderDecoder):
             )
         if self.with_neck:
             feats = self.neck(feats)
-        return dict(feats, class_embeddings=self.class_embeddings)
+        return dict(feats, class_embeddings=self.class_embeddings, images=inputs)
+
+    def loss(self, inputs: Tensor, data_samples) -> dict:
+        """Losses of the heads plus the neck's own (see the class docstring).
+
+        Args:
+            inputs (Tensor): Images [B, 3, H, W].
+            data_samples (list[SegDataSample]): With ``gt_sem_seg``.
+
+        Returns:
+            dict: Loss components (and logged statistics).
+        """
+        feats = self.extract_feat(inputs)
+        losses = dict(self._decode_head_forward_train(feats, data_samples))
+        if self.with_auxiliary_head:
+            losses.update(self._auxiliary_head_forward_train(feats, data_samples))
+        log_vars = getattr(self.neck, 'log_vars', None) if self.with_neck else None
+        if log_vars is not None:
+            losses.update(log_vars(feats))
+        return losses

@@ -2,5 +2,15 @@
 
 from .assignments import compose_assignments
 from .gather import all_gather_with_grad
+from .grad_scale import scale_gradient
+from .rescale import build_rescale
+from .vector_quantizer import EMAVectorQuantizer, QuantizerOutput
 
-__all__ = ['all_gather_with_grad', 'compose_assignments']
+__all__ = [
+    'EMAVectorQuantizer',
+    'QuantizerOutput',
+    'all_gather_with_grad',
+    'build_rescale',
+    'compose_assignments',
+    'scale_gradient',
+]
