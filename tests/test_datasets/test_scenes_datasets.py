@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ import torch
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import DefaultScope
 from mmseg.models.data_preprocessor import SegDataPreProcessor
-from mmseg.registry import DATASETS, TRANSFORMS
+from mmseg.registry import DATASETS, HOOKS, TRANSFORMS
 from PIL import Image
 from torch.utils.data import DataLoader
 
@@ -238,3 +239,122 @@ def test_scenes_dataset_level_errors(scenes):
                 seen_classes=['red circle'],
             )
         )
+
+
+def test_scenes_dataset_seen_vocabulary_reindexes_and_ignores_unseen(scenes):
+    meta = json.loads((scenes / 'meta.json').read_text())
+    classes, seen, unseen = meta['classes'], meta['seen'], meta['unseen']
+    ds = DATASETS.build(
+        dict(
+            type='ScenesDataset',
+            data_root=str(scenes),
+            split='val',
+            vocabulary='seen',
+            pipeline=SEG_PIPELINE,
+        )
+    )
+    kept = ['background'] + [c for c in classes[1:] if c in seen]
+    assert list(ds.metainfo['classes']) == kept and len(kept) == 1 + len(seen)
+    palette = [meta['palette'][classes.index(c)] for c in kept]
+    assert [list(p) for p in ds.metainfo['palette']] == palette
+    # the unseen names stay in the metainfo (evaluation and VocabularyHook read them)
+    assert list(ds.metainfo['seen_classes']) == seen
+    assert list(ds.metainfo['unseen_classes']) == unseen
+    lookup = np.array([kept.index(c) if c in kept else 255 for c in classes])
+    found_unseen = False
+    for index in range(len(ds)):
+        gt = ds[index]['data_samples'].gt_sem_seg.data[0].numpy()
+        raw = np.array(Image.open(scenes / 'ann_dir' / 'val' / f'{index:06d}.png'))
+        np.testing.assert_array_equal(gt, lookup[raw])
+        found_unseen |= bool((gt == 255).any())
+        assert gt[gt != 255].max() < len(kept)
+    assert found_unseen, 'the val split should hold unseen objects (labels 255)'
+    # train holds seen classes only: nothing is ignored there
+    train = DATASETS.build(
+        dict(
+            type='ScenesDataset',
+            data_root=str(scenes),
+            split='train',
+            vocabulary='seen',
+            pipeline=SEG_PIPELINE,
+        )
+    )
+    assert all(
+        not (train[i]['data_samples'].gt_sem_seg.data == 255).any() for i in range(len(train))
+    )
+
+
+def test_scenes_dataset_seen_vocabulary_with_overrides_and_levels(scenes):
+    picked = ['blue star', 'red circle']  # given out of order: the classes keep meta's order
+    ds = DATASETS.build(
+        dict(
+            type='ScenesDataset',
+            data_root=str(scenes),
+            vocabulary='seen',
+            seen_classes=picked,
+            unseen_classes=['red square'],
+        )
+    )
+    assert list(ds.metainfo['classes']) == ['background', 'red circle', 'blue star']
+    label_map = ds.metainfo['label_map']
+    assert label_map[0] == 0 and label_map[1] == 1 and label_map[14] == 2
+    assert label_map[2] == 255 and label_map[30] == 255
+    # at the merged levels every class is seen: 'seen' equals 'all'
+    for level in ('colour', 'shape'):
+        seen_ds = DATASETS.build(
+            dict(type='ScenesDataset', data_root=str(scenes), level=level, vocabulary='seen')
+        )
+        all_ds = DATASETS.build(dict(type='ScenesDataset', data_root=str(scenes), level=level))
+        assert seen_ds.metainfo['classes'] == all_ds.metainfo['classes']
+        assert seen_ds.metainfo['label_map'] == all_ds.metainfo['label_map']
+    with pytest.raises(ValueError, match="vocabulary must be 'all' or 'seen'"):
+        DATASETS.build(dict(type='ScenesDataset', data_root=str(scenes), vocabulary='unseen'))
+
+
+class _Segmentor(torch.nn.Module):
+    """Just the vocabulary interface of OpenVocabEncoderDecoder."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.class_names: list = []
+
+    def set_vocabulary(self, names, palette=None) -> None:
+        self.class_names = list(names)
+
+
+def _runner(dataset):
+    return SimpleNamespace(model=_Segmentor(), train_dataloader=SimpleNamespace(dataset=dataset))
+
+
+def test_vocabulary_hook_refuses_unseen_classes_in_training(scenes):
+    meta = json.loads((scenes / 'meta.json').read_text())
+    seen_ds = DATASETS.build(
+        dict(type='ScenesDataset', data_root=str(scenes), split='train', vocabulary='seen')
+    )
+    all_ds = DATASETS.build(dict(type='ScenesDataset', data_root=str(scenes), split='train'))
+    hook = HOOKS.build(dict(type='VocabularyHook'))
+    assert hook.inductive
+    runner = _runner(seen_ds)
+    hook.before_train(runner)
+    assert runner.model.class_names == list(seen_ds.metainfo['classes'])
+    with pytest.raises(ValueError, match=r"unseen classes \[.*'red square'.*inductive=False"):
+        hook.before_train(_runner(all_ds))
+    # every unseen name is listed
+    with pytest.raises(ValueError) as info:
+        hook.before_train(_runner(all_ds))
+    assert all(repr(name) in str(info.value) for name in meta['unseen'])
+    # synonyms: the primary name is what counts
+    synonyms = SimpleNamespace(
+        metainfo=dict(
+            classes=('background', 'blue circle'),
+            class_synonyms=[['background'], ['blue circle', 'blue disc']],
+            unseen_classes=('blue circle',),
+        )
+    )
+    with pytest.raises(ValueError, match="'blue circle'"):
+        hook.before_train(_runner(synonyms))
+    # a transductive method may name unseen classes in training
+    transductive = HOOKS.build(dict(type='VocabularyHook', inductive=False))
+    runner = _runner(all_ds)
+    transductive.before_train(runner)
+    assert runner.model.class_names == meta['classes']

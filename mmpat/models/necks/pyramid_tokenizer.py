@@ -51,8 +51,9 @@ class PyramidTokenizer(BaseModule):
         data_init (bool): Initialise the codebooks from the first training batch.
         kmeans_init (bool): Refine that init with spherical k-means.
         kmeans_iters (int): k-means iterations.
-        check_finite (bool): Raise ``FloatingPointError`` naming the level when its VQ loss is
-            not finite (one device sync per level and step; default True).
+        check_finite (bool): Raise ``FloatingPointError`` naming the level when its VQ loss
+            would not be finite (its normalised input is checked before the quantiser, so the
+            codebook statistics stay clean; one device sync per level and step; default True).
         decoder (dict, optional): Shared top-down decoder over the quantised maps (built with
             ``in_channels=code_dim, num_levels=L``); its output is ``'token_features'``.
         init_cfg (dict, optional): mmengine init config.
@@ -157,13 +158,14 @@ class PyramidTokenizer(BaseModule):
                 x = x + self.composers[level - 1](pooled)
             z = F.normalize(x, dim=1)
             batch, dim, h, w = z.shape
-            out = self.quantizers[level](z.permute(0, 2, 3, 1).reshape(-1, dim))
-            if self.check_finite and not bool(torch.isfinite(out.loss)):
+            if self.check_finite and not bool(torch.isfinite(z).all()):
+                # Checked before the quantiser, so a bad batch never reaches the EMA statistics.
                 raise FloatingPointError(
                     f'PyramidTokenizer: the VQ loss of level {level} (codebook of '
-                    f'{self.codebook_sizes[level]} codes) is {out.loss.item()}; its input '
-                    'features are not finite (check the learning rate and the backbone output)'
+                    f'{self.codebook_sizes[level]} codes) is not finite: its input features '
+                    'are not finite (check the learning rate and the backbone output)'
                 )
+            out = self.quantizers[level](z.permute(0, 2, 3, 1).reshape(-1, dim))
             q = out.quantized.reshape(batch, h, w, dim).permute(0, 3, 1, 2)
             quantized.append(q.to(feat.dtype))
             latents.append(z)
