@@ -163,7 +163,10 @@ class EMAVectorQuantizer(nn.Module):
             self._init_from_data(latents.detach())
         indices, cosine = self.nearest(latents.detach())
         quantized = self.codebook[indices]
-        loss = self.beta * (latents - quantized).pow(2).sum(dim=1).mean()
+        if latents.requires_grad:
+            loss = self.beta * (latents - quantized).pow(2).sum(dim=1).mean()
+        else:  # the same value for unit vectors, ||z - q||^2 = 2 - 2 cos, without a pass
+            loss = self.beta * (2.0 - 2.0 * cosine).mean()
         counts = torch.bincount(indices, minlength=self.num_codes).float()
         counts = _all_reduce(counts)
         if self.training:
@@ -172,8 +175,9 @@ class EMAVectorQuantizer(nn.Module):
         probs = counts / counts.sum().clamp(min=1.0)
         perplexity = torch.exp(-(probs * torch.log(probs.clamp(min=1e-12))).sum())
         unused = (self.step - self.last_used) >= self.dead_window
-        straight = latents + (quantized - latents).detach()
-        return QuantizerOutput(straight, indices, loss, perplexity, unused.float().mean())
+        if latents.requires_grad:
+            quantized = latents + (quantized - latents).detach()  # straight-through
+        return QuantizerOutput(quantized, indices, loss, perplexity, unused.float().mean())
 
     # ------------------------------------------------------------------------------- update
     @torch.no_grad()
