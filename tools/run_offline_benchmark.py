@@ -6,14 +6,18 @@
 4. evaluate the training-free dense-CLIP segmentor on ``val`` (mIoU all/seen/unseen, hIoU),
    next to the trivial baseline (the most frequent class, background, everywhere);
 5. write an overlay of a validation image segmented with the scenes' vocabulary;
-6. with ``--groupvit``: train GroupViT-tiny from the captions only (if its checkpoint is absent;
+6. train PAT and its baseline (no tokenizer, no pixel branch) on the seen classes of ``train``
+   with the same seed and schedule (if their checkpoints are absent; ``--no-pat`` skips it),
+   evaluate both on ``val`` and draw the tokenizer's token maps of a validation image;
+7. with ``--groupvit``: train GroupViT-tiny from the captions only (if its checkpoint is absent;
    ``--groupvit-config``, default the grounded 3000-iteration recipe, about 25 minutes on 2
    cores; ``configs/groupvit/groupvit-tiny_scenes-captions.py`` takes about 8) and evaluate its
    zero-shot segmentation on ``val``.
 
 Usage:
     python tools/run_offline_benchmark.py [--data data/scenes]
-        [--work-dir work_dirs/offline_benchmark] [--groupvit [--groupvit-config CONFIG]]
+        [--work-dir work_dirs/offline_benchmark] [--no-pat] [--pat-iters N]
+        [--groupvit [--groupvit-config CONFIG]]
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ sys.path.insert(0, str(ROOT))
 CLIP_CONFIG = ROOT / 'configs/clip/clip-tiny_scenes.py'
 DENSE_CLIP_CONFIG = ROOT / 'configs/dense_clip/dense-clip_vit-scenes-tiny_scenes.py'
 GROUPVIT_CONFIG = 'configs/groupvit/groupvit-tiny_scenes-captions_grounded-3k.py'
+PAT_CONFIGS = {
+    'pat': 'configs/pat/pat_clip-tiny_scenes.py',
+    'pat_baseline': 'configs/pat/pat-baseline_clip-tiny_scenes.py',
+}
 KEYS = ('mIoU', 'mIoU_seen', 'mIoU_unseen', 'hIoU')
 
 
@@ -45,6 +53,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--num-train', type=int, default=None, help='train images')
     parser.add_argument('--num-val', type=int, default=None, help='val images')
     parser.add_argument('--clip-iters', type=int, default=None, help='tiny CLIP iterations')
+    parser.add_argument('--no-pat', action='store_true', help='skip PAT and its baseline')
+    parser.add_argument('--pat-iters', type=int, default=None, help='PAT training iterations')
+    parser.add_argument('--pat-dir', default='work_dirs', help='parent of the PAT work dirs')
     parser.add_argument('--groupvit', action='store_true', help='also train and test GroupViT')
     parser.add_argument('--groupvit-config', default=GROUPVIT_CONFIG, help='GroupViT config')
     parser.add_argument(
@@ -73,29 +84,81 @@ def latest_metrics(work_dir: Path) -> dict:
     return json.loads((runs[-1] / f'{runs[-1].name}.json').read_text())
 
 
-def run_groupvit(args: argparse.Namespace, data: Path, work_dir: Path) -> dict:
-    """Train GroupViT-tiny on the captions unless its last checkpoint exists; test it on val."""
+def train_and_test(
+    config: Path, train_dir: Path, test_dir: Path, iters: int | None, options: list[str]
+) -> dict:
+    """Train ``config`` unless its last checkpoint exists, then test that checkpoint.
+
+    Args:
+        config: The config file.
+        train_dir: Its work dir (holds ``iter_<iters>.pth``).
+        test_dir: Work dir of the test run (its metrics json).
+        iters: Training iterations (None: the config's).
+        options: ``--cfg-options`` for both runs (data roots, weights files).
+
+    Returns:
+        dict: ``checkpoint`` and ``metrics``.
+    """
     from mmengine.config import Config
 
-    config = ROOT / args.groupvit_config
-    gv_dir = ROOT / (args.groupvit_dir or f'work_dirs/{config.stem}')
-    iters = args.groupvit_iters or Config.fromfile(str(config)).train_cfg.max_iters
-    checkpoint = gv_dir / f'iter_{iters}.pth'
-    data_options = [
+    iters = iters or Config.fromfile(str(config)).train_cfg.max_iters
+    checkpoint = train_dir / f'iter_{iters}.pth'
+    if checkpoint.is_file():
+        print(f'found {checkpoint}, skipping training (delete it to retrain)')
+    else:
+        schedule = [f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}']
+        schedule.append(f'default_hooks.checkpoint.interval={iters}')
+        run_tool(['tools/train.py', str(config), '--work-dir', str(train_dir)]
+                 + ['--cfg-options', *options, *schedule])  # fmt: skip
+    run_tool(['tools/test.py', str(config), str(checkpoint), '--work-dir', str(test_dir)]
+             + ['--cfg-options', *options])  # fmt: skip
+    return dict(checkpoint=str(checkpoint), metrics=latest_metrics(test_dir))
+
+
+def data_options(data: Path) -> list[str]:
+    return [
         f'{loader}.dataset.data_root={data}'
         for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
     ]
-    if checkpoint.is_file():
-        print(f'found {checkpoint}, skipping GroupViT training (delete it to retrain)')
-    else:
-        options = [*data_options, f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}']
-        options.append(f'default_hooks.checkpoint.interval={iters}')
-        run_tool(['tools/train.py', str(config), '--work-dir', str(gv_dir)]
-                 + ['--cfg-options', *options])  # fmt: skip
-    test_dir = work_dir / 'groupvit'
-    run_tool(['tools/test.py', str(config), str(checkpoint), '--work-dir', str(test_dir)]
-             + ['--cfg-options', data_options[2]])  # fmt: skip
-    return dict(checkpoint=str(checkpoint), metrics=latest_metrics(test_dir))
+
+
+def run_groupvit(args: argparse.Namespace, data: Path, work_dir: Path) -> dict:
+    """Train GroupViT-tiny on the captions unless its last checkpoint exists; test it on val."""
+    config = ROOT / args.groupvit_config
+    gv_dir = ROOT / (args.groupvit_dir or f'work_dirs/{config.stem}')
+    return train_and_test(
+        config, gv_dir, work_dir / 'groupvit', args.groupvit_iters, data_options(data)
+    )
+
+
+def run_pat(args: argparse.Namespace, data: Path, weights: Path, work_dir: Path) -> dict:
+    """Train and test PAT and its baseline; draw the tokens of a validation image."""
+    options = [
+        *data_options(data),
+        f'model.backbone.pretrained={weights}',
+        f'model.text_encoder.pretrained={weights}',
+    ]
+    results = {}
+    for key, config in PAT_CONFIGS.items():
+        started = time.time()
+        config = ROOT / config
+        train_dir = ROOT / args.pat_dir / config.stem
+        result = train_and_test(config, train_dir, work_dir / key, args.pat_iters, options)
+        results[key] = dict(result, seconds=round(time.time() - started, 1))
+    from PIL import Image
+
+    from mmpat.apis import init_tokenizer, tokenize_image, tokenizer_figure
+
+    image = sorted((data / 'img_dir/val').glob('*.png'))[0]
+    model = init_tokenizer(
+        str(ROOT / PAT_CONFIGS['pat']),
+        results['pat']['checkpoint'],
+        device='cpu',
+    )
+    figure = work_dir / 'pat_tokens_val.png'
+    Image.fromarray(tokenizer_figure(tokenize_image(model, str(image)))).save(figure)
+    results['pat']['tokens_figure'] = str(figure)
+    return results
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -181,8 +244,14 @@ def main(argv: list[str] | None = None) -> None:
     inferencer(str(image), list(meta['classes']), out_file=str(overlay))
 
     rows = [('dense-CLIP', metrics)]
+    if not args.no_pat:
+        step('6. PAT and its baseline: training on seen classes, zero-shot segmentation (val)')
+        pat = run_pat(args, data, weights, work_dir)
+        summary.update(pat)
+        rows += [('PAT baseline (no tokens)', pat['pat_baseline']['metrics'])]
+        rows += [('PAT', pat['pat']['metrics'])]
     if args.groupvit:
-        started = step('6. GroupViT-tiny from captions: training and zero-shot segmentation (val)')
+        started = step('7. GroupViT-tiny from captions: training and zero-shot segmentation (val)')
         groupvit = run_groupvit(args, data, work_dir)
         summary['groupvit'] = dict(groupvit, seconds=round(time.time() - started, 1))
         rows.append(('GroupViT (captions only)', groupvit['metrics']))
@@ -197,6 +266,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f'scenes:   {data}')
     print(f'tiny CLIP {weights}')
     print(f'overlay:  {overlay} (image {image.name})')
+    if not args.no_pat:
+        print(f'tokens:   {summary["pat"]["tokens_figure"]}')
     print(f'summary:  {work_dir / "summary.json"}')
 
 

@@ -66,6 +66,7 @@ def test_main_job_smoke(tmp_path):
         '--work-dir', str(work), '--num-pretrain', '64', '--num-train', '4', '--num-val', '6',
         '--clip-iters', '4', '--groupvit', '--groupvit-iters', '2',
         '--groupvit-dir', str(tmp_path / 'groupvit'),
+        '--pat-iters', '2', '--pat-dir', str(tmp_path / 'pat'),
     ]  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -80,6 +81,14 @@ def test_main_job_smoke(tmp_path):
     assert (tmp_path / 'groupvit' / 'iter_2.pth').is_file()
     assert any(k.endswith('hIoU') for k in summary['groupvit']['metrics'])
     assert 'GroupViT (captions only)' in done.stdout
+    for key, config in (
+        ('pat', 'pat_clip-tiny_scenes'),
+        ('pat_baseline', 'pat-baseline_clip-tiny_scenes'),
+    ):
+        assert (tmp_path / 'pat' / config / 'iter_2.pth').is_file()
+        assert set(summary[key]['metrics']) >= {'mIoU', 'mIoU_seen', 'mIoU_unseen', 'hIoU'}
+    assert 'PAT baseline (no tokens)' in done.stdout and '\nPAT ' in done.stdout
+    assert Path(summary['pat']['tokens_figure']).stat().st_size > 0
     assert (work / 'overlay_val.png').stat().st_size > 0
     assert (tmp_path / 'clip' / 'clip_tiny.pth').is_file()
     assert 'overlay:' in done.stdout
