@@ -43,6 +43,8 @@ class PyramidTokenizer(BaseModule):
             (1024, 512, 256, 128).
         code_dim (int): Dimension of the lookup (spec default 256; improved VQGAN uses 8-32).
         rescales (Sequence[float]): Resampling of each level's grid. Default (4, 2, 1, 0.5).
+        rescale_mode (str): Upsampling of the levels, ``'deconv'`` (default) or
+            ``'bilinear'`` (see :func:`build_rescale`).
         compose (bool): Bottom-up composition (default True; False quantises levels apart).
         decay (float): EMA decay of the codebooks (0.99).
         beta (float): Commitment loss weight (0.25).
@@ -66,6 +68,7 @@ class PyramidTokenizer(BaseModule):
         codebook_sizes: Sequence[int] = (1024, 512, 256, 128),
         code_dim: int = 256,
         rescales: Sequence[float] = (4, 2, 1, 0.5),
+        rescale_mode: str = 'deconv',
         compose: bool = True,
         decay: float = 0.99,
         beta: float = 0.25,
@@ -94,7 +97,7 @@ class PyramidTokenizer(BaseModule):
         self.compose = compose
         self.check_finite = check_finite
         self.projections = nn.ModuleList(nn.Conv2d(c, code_dim, 1) for c in in_channels)
-        self.rescales = nn.ModuleList(build_rescale(s, code_dim) for s in rescales)
+        self.rescales = nn.ModuleList(build_rescale(s, code_dim, rescale_mode) for s in rescales)
         self.composers = nn.ModuleList(
             nn.Conv2d(code_dim, code_dim, 1) for _ in range(self.num_levels - 1)
         )

@@ -201,3 +201,20 @@ def test_top_down_fpn():
         fpn(maps[:2])
     with pytest.raises(ValueError, match='must have 3 entries'):
         TopDownFPN(in_channels=[4, 6], num_levels=3)
+
+
+@pytest.mark.parametrize('scale', [4, 2])
+def test_bilinear_rescale_keeps_neighbours_alike_where_deconv_does_not(scale):
+    from mmpat.models.utils import build_rescale
+
+    torch.manual_seed(0)
+    flat = torch.ones(1, 8, 3, 3)  # one value per patch: every patch alike
+    bilinear = build_rescale(scale, 8, 'bilinear')(flat)
+    deconv = build_rescale(scale, 8, 'deconv')(flat)
+    assert bilinear.shape == deconv.shape == (1, 8, 3 * scale, 3 * scale)
+    inner = bilinear[..., 1:-1, 1:-1]  # away from the zero padding of the 3x3 conv
+    assert torch.allclose(inner, inner[..., :1, :1].expand_as(inner), atol=1e-5)
+    # a transposed convolution gives each sub-patch position its own weights
+    assert not torch.allclose(deconv[..., 0, 0], deconv[..., 0, 1])
+    with pytest.raises(ValueError, match="'deconv' or 'bilinear'"):
+        build_rescale(scale, 8, 'nearest')
