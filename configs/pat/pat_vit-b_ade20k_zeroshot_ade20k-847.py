@@ -1,39 +1,12 @@
-# Cross-dataset test of PAT trained on ADE20K-150 (pat_vit-b_ade20k.py, the same model and
-# checkpoint) on A-847 (ADE20K-full val, 847 classes, 16-bit labels, ignore 65535).
-# The loaders and the metric are those of configs/_base_/datasets/ade20k_847.py (mmengine
-# refuses two bases that both define val_dataloader, so they are restated here; a test checks
-# that they stay equal). Slide inference with 512x512 crops, as on A-150.
+# Cross-dataset test of PAT trained on ADE20K-150 (pat_vit-b_ade20k.py: the same model, so its
+# checkpoint loads) on A-847 (ADE20K-full val, 847 classes, 16-bit labels, ignore 65535).
+# Loaders and metric: configs/_base_/datasets/ade20k_847.py. Slide inference, 512x512 crops.
 #   python tools/test.py configs/pat/pat_vit-b_ade20k_zeroshot_ade20k-847.py \
 #       work_dirs/pat_vit-b_ade20k/iter_80000.pth
-# 16-bit label maps: LoadAnnotationsUint16 and ignore 65535 from loader to metric (255 is a
-# real class here); training keeps ADE20K's 255 (another phase, allowed by the ignore check).
-_base_ = ['./pat_vit-b_ade20k.py']
-dataset_type = 'ADE20K847Dataset'
-data_root = 'data/ade20k_full'
-img_scale = (2048, 512)
-ignore_index = 65535
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='LoadAnnotationsUint16', ignore_index=ignore_index),
-    dict(type='PackSegInputs'),
+_base_ = [
+    '../_base_/models/pat_vit-b16.py',
+    '../_base_/datasets/ade20k_847.py',
+    '../_base_/default_runtime.py',
 ]
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        _delete_=True,
-        type=dataset_type,
-        data_root=data_root,
-        data_prefix=dict(img_path='images/validation', seg_map_path='annotations/validation'),
-        ignore_index=ignore_index,
-        pipeline=test_pipeline,
-        test_mode=True,
-    ),
-)
-test_dataloader = val_dataloader
-# mIoU over all classes.
-val_evaluator = dict(type='OpenVocabIoUMetric', ignore_index=ignore_index)
-test_evaluator = val_evaluator
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
