@@ -84,6 +84,34 @@ def latest_metrics(work_dir: Path) -> dict:
     return json.loads((runs[-1] / f'{runs[-1].name}.json').read_text())
 
 
+def schedule_options(config: Path, iters: int) -> list[str]:
+    """``--cfg-options`` that run ``config`` for ``iters`` iterations, its schedule scaled.
+
+    ``train_cfg.max_iters`` and every iteration-based ``param_scheduler`` entry (``begin``,
+    ``end``, ``T_max``) are rescaled by ``iters / max_iters``, so a shorter run keeps its
+    warm-up share and decays to the end (each phase keeps at least one iteration).
+    """
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(str(config))
+    total = int(cfg.train_cfg.max_iters)
+    options = [f'train_cfg.max_iters={iters}']
+    schedulers = cfg.get('param_scheduler') or []
+    schedulers = [schedulers] if isinstance(schedulers, dict) else list(schedulers)
+    previous_end = 0
+    for index, scheduler in enumerate(schedulers):
+        if scheduler.get('by_epoch', True) is not False:
+            continue
+        begin = min(round(scheduler.get('begin', 0) * iters / total), iters - 1)
+        begin = max(begin, previous_end if scheduler.get('begin', 0) > 0 else 0)
+        end = max(round(scheduler.get('end', total) * iters / total), begin + 1)
+        options += [f'param_scheduler.{index}.begin={begin}', f'param_scheduler.{index}.end={end}']
+        if 'T_max' in scheduler:
+            options.append(f'param_scheduler.{index}.T_max={end - begin}')
+        previous_end = end
+    return options
+
+
 def train_and_test(
     config: Path, train_dir: Path, test_dir: Path, iters: int | None, options: list[str]
 ) -> dict:
@@ -106,7 +134,7 @@ def train_and_test(
     if checkpoint.is_file():
         print(f'found {checkpoint}, skipping training (delete it to retrain)')
     else:
-        schedule = [f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}']
+        schedule = [*schedule_options(config, iters), f'train_cfg.val_interval={iters}']
         schedule.append(f'default_hooks.checkpoint.interval={iters}')
         run_tool(['tools/train.py', str(config), '--work-dir', str(train_dir)]
                  + ['--cfg-options', *options, *schedule])  # fmt: skip
@@ -191,7 +219,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         options = [f'train_dataloader.dataset.data_root={data}']
         if args.clip_iters is not None:
-            options.append(f'train_cfg.max_iters={args.clip_iters}')
+            options += schedule_options(CLIP_CONFIG, args.clip_iters)
         run_tool(
             ['tools/train.py', str(CLIP_CONFIG), '--work-dir', str(clip_dir), '--cfg-options']
             + options

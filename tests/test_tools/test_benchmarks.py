@@ -101,3 +101,27 @@ def test_main_job_rejects_a_missing_groupvit_config_before_working(tmp_path):
             ['--groupvit', '--groupvit-config', 'configs/nope.py', '--data', str(tmp_path / 'd')]
         )
     assert not (tmp_path / 'd').exists()  # failed before generating anything
+
+
+@pytest.mark.parametrize(
+    'config', ['configs/clip/clip-tiny_scenes.py', 'configs/pat/pat_clip-tiny_scenes.py']
+)
+@pytest.mark.parametrize('iters', [2, 100])
+def test_smaller_runs_scale_the_schedule(config, iters):
+    import argparse
+
+    from mmengine.config import Config, DictAction
+
+    job = load_tool('tools/run_offline_benchmark.py')
+    options = job.schedule_options(ROOT / config, iters)
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)  # as the tools parse
+    cfg = Config.fromfile(str(ROOT / config))
+    cfg.merge_from_dict(parser.parse_args(['--cfg-options', *options]).cfg_options)
+    assert cfg.train_cfg.max_iters == iters
+    schedulers = cfg.param_scheduler
+    assert schedulers[0].begin == 0 and schedulers[-1].end == iters
+    for first, second in zip(schedulers, schedulers[1:]):
+        assert first.end == second.begin and first.begin < first.end
+    if 'T_max' in schedulers[-1]:
+        assert schedulers[-1].T_max == schedulers[-1].end - schedulers[-1].begin
