@@ -19,7 +19,8 @@ def parse_vocabulary(vocabulary: str | Sequence[str | Sequence[str]]) -> list[st
         list: One entry per class: a stripped string, or a list of stripped synonyms.
 
     Raises:
-        ValueError: The vocabulary is empty, has an empty class, or repeats a class name.
+        ValueError: The vocabulary is empty, has an empty class, or repeats a name (also as
+            a synonym of another class, or in another case: "Cat; cat", "cat; dog, cat").
     """
     if isinstance(vocabulary, str):
         vocabulary = [part for part in vocabulary.split(';')]
@@ -37,10 +38,20 @@ def parse_vocabulary(vocabulary: str | Sequence[str | Sequence[str]]) -> list[st
             entries.append(synonyms)
     if not entries:
         raise ValueError('The vocabulary is empty: give at least one class name.')
-    firsts = [primary_name(e) for e in entries]
-    duplicates = sorted(name for name, count in Counter(firsts).items() if count > 1)
+    # A name may stand for one class only: compared case-insensitively, over every synonym.
+    owner: dict[str, int] = {}
+    duplicates = set()
+    for index, entry in enumerate(entries):
+        names = [n.strip() for n in entry.split(',')] if isinstance(entry, str) else entry
+        for name in {n.lower() for n in names if n}:
+            if name in owner:
+                duplicates.add(name)
+            owner[name] = index
     if duplicates:
-        raise ValueError(f'Duplicate class names in the vocabulary: {duplicates}')
+        raise ValueError(
+            f'Duplicate class names in the vocabulary (case-insensitive, synonyms included): '
+            f'{sorted(duplicates)}'
+        )
     return entries
 
 

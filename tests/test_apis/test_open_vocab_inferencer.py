@@ -54,7 +54,7 @@ def test_bad_inputs(inferencer, tmp_path):
     bad = tmp_path / 'bad.jpg'
     bad.write_bytes(b'\x00' * 10)
     with pytest.raises(ValueError, match='Cannot decode'):
-        inferencer(str(bad), ['a'])
+        inferencer(str(bad), ['a', 'b'])
     with pytest.raises(FileNotFoundError, match='does not exist'):
         OpenVocabInferencer(str(tmp_path / 'missing.py'))
 

@@ -17,12 +17,19 @@ def test_string_vocabulary_with_synonyms():
         ('', 'empty'),
         ([], 'empty'),
         ('cat;;dog', 'entry 1 is empty'),
-        ('cat; dog; cat, kitty', "Duplicate class names in the vocabulary: \\['cat'\\]"),
+        ('cat; dog; cat, kitty', "Duplicate class names .*: \\['cat'\\]"),
+        ('Cat; cat', "Duplicate class names .*: \\['cat'\\]"),
+        ('cat; dog, cat', "Duplicate class names .*: \\['cat'\\]"),
+        (['sofa', ['couch', 'Sofa']], "Duplicate class names .*: \\['sofa'\\]"),
     ],
 )
 def test_bad_vocabularies(vocabulary, message):
     with pytest.raises(ValueError, match=message):
         parse_vocabulary(vocabulary)
+
+
+def test_a_repeated_synonym_inside_one_class_is_not_a_duplicate():
+    assert parse_vocabulary('dog, Dog, puppy; cat') == ['dog, Dog, puppy', 'cat']
 
 
 def test_palette_is_deterministic_and_distinct():

@@ -93,9 +93,14 @@ class OpenVocabEncoderDecoder(EncoderDecoder):
             palette: Colours per class (default: a deterministic palette).
 
         Raises:
-            ValueError: Empty vocabulary or duplicate class names.
+            ValueError: Empty or one-class vocabulary, or duplicate class names.
         """
         names = parse_vocabulary(class_names)
+        if len(names) < 2:
+            raise ValueError(
+                f'The vocabulary {[primary_name(n) for n in names]} has one class: every pixel '
+                "would be that class. Give at least two classes (e.g. add 'background')."
+            )
         if templates is not None:
             self.templates = templates
         device = next(self.parameters()).device
