@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import colorsys
-from collections import Counter
 from collections.abc import Sequence
 
 
