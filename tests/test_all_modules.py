@@ -58,4 +58,5 @@ def test_module_case(case: ModuleCase):
         assert grads or not trainable, 'no trainable parameter received a gradient'
         assert all(torch.isfinite(g).all() for g in grads)
     if case.check is not None:
-        case.check(output)
+        # A check asserts itself or returns a bool: a False result fails the case too.
+        assert case.check(output) is not False, f'the check of {case.id} is False'

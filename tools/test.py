@@ -30,6 +30,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--show', action='store_true', help='show prediction results')
     parser.add_argument('--show-dir', help='directory to save painted predictions')
     parser.add_argument('--wait-time', type=float, default=2, help='seconds between shown images')
+    parser.add_argument(
+        '--show-interval', type=int, default=1, help='paint every N-th image (default: all)'
+    )
     parser.add_argument('--tta', action='store_true', help='test-time augmentation')
     add_common_args(parser)
     return parser.parse_args()
@@ -40,12 +43,14 @@ def enable_visualization(cfg, args: argparse.Namespace) -> None:
     if 'visualization' not in hooks:
         raise SystemExit('error: --show/--show-dir need a `visualization` entry in default_hooks')
     hooks.visualization.draw = True
+    hooks.visualization.interval = args.show_interval  # mmseg's default paints every 50th
     if args.show:
         hooks.visualization.show = True
         hooks.visualization.wait_time = args.wait_time
     if args.show_dir:
-        cfg.visualizer.save_dir = cfg.work_dir
-        hooks.visualization.img_save_dir = args.show_dir
+        # mmseg 1.x's SegVisualizationHook draws through the visualizer, whose vis backends
+        # write under its save_dir (LocalVisBackend: <show_dir>/vis_data/vis_image/).
+        cfg.visualizer.save_dir = args.show_dir
 
 
 def main() -> None:
