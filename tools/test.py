@@ -64,6 +64,12 @@ def main() -> None:
         if args.show or args.show_dir:
             enable_visualization(cfg, args)
         if args.tta:
+            if 'tta_pipeline' not in cfg:
+                raise SystemExit(
+                    f'error: --tta needs a `tta_pipeline` in the config; {args.config} has none '
+                    '(define one as mmseg configs do, e.g. multi-scale Resize + RandomFlip '
+                    'inside TestTimeAug)'
+                )
             cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
             cfg.tta_model.module = cfg.model
             cfg.model = cfg.tta_model
