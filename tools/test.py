@@ -27,6 +27,11 @@ def parse_args() -> argparse.Namespace:
         help='checkpoint file (omit for training-free models)',
     )
     parser.add_argument('--out', help='directory to save the predicted label maps')
+    parser.add_argument(
+        '--allow-mismatch',
+        action='store_true',
+        help='test even when checkpoint keys are missing from or unknown to the model',
+    )
     parser.add_argument('--show', action='store_true', help='show prediction results')
     parser.add_argument('--show-dir', help='directory to save painted predictions')
     parser.add_argument('--wait-time', type=float, default=2, help='seconds between shown images')
@@ -36,6 +41,31 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--tta', action='store_true', help='test-time augmentation')
     add_common_args(parser)
     return parser.parse_args()
+
+
+def check_checkpoint_fits(model, checkpoint: str) -> None:
+    """Stop unless every weight of ``model`` is in ``checkpoint`` and vice versa.
+
+    mmengine loads non-strictly and only warns, so a checkpoint of another model would be
+    evaluated with the weights it lacks left at their initial values: metrics of a model that
+    was never loaded.
+    """
+    from mmengine.model import is_model_wrapper
+
+    from mmpat.compat import load_checkpoint_file
+
+    model = model.module if is_model_wrapper(model) else model
+    loaded = load_checkpoint_file(checkpoint, map_location='cpu')
+    state = loaded.get('state_dict', loaded) if isinstance(loaded, dict) else {}
+    own = set(model.state_dict())
+    keys = {k[len('module.') :] if k.startswith('module.') else k for k in state}
+    missing, unexpected = sorted(own - keys), sorted(keys - own)
+    if missing or unexpected:
+        raise SystemExit(
+            f'error: {checkpoint} does not fit the model of the config: {len(missing)} weights '
+            f'missing (e.g. {missing[:4]}), {len(unexpected)} unknown (e.g. {unexpected[:4]}). '
+            'Is it a checkpoint of another config? Pass --allow-mismatch to test anyway.'
+        )
 
 
 def enable_visualization(cfg, args: argparse.Namespace) -> None:
@@ -81,6 +111,8 @@ def main() -> None:
         for key in ('train_dataloader', 'train_cfg', 'optim_wrapper', 'param_scheduler'):
             cfg[key] = None
         runner = build_runner(cfg)
+        if args.checkpoint is not None and not args.allow_mismatch:
+            check_checkpoint_fits(runner.model, args.checkpoint)
         runner.test()
         finish_distributed()
 

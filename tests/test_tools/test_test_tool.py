@@ -36,3 +36,41 @@ def test_tta_without_a_tta_pipeline_is_a_clear_error(tmp_path):
     assert done.returncode != 0
     assert 'error: --tta needs a `tta_pipeline`' in done.stderr + done.stdout
     assert 'Traceback' not in done.stderr
+
+
+def _run_test_tool(tmp_path, *extra):
+    import os
+    import subprocess
+
+    return subprocess.run(
+        [sys.executable, str(ROOT / 'tools/test.py'), str(CONFIG), *extra]
+        + ['--work-dir', str(tmp_path / 'work')],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1'),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_a_checkpoint_of_another_model_is_refused_unless_allowed(tmp_path):
+    import torch
+    from mmengine.config import Config
+    from mmseg.registry import MODELS
+
+    model = MODELS.build(Config.fromfile(str(CONFIG)).model)
+    state = model.state_dict()
+    right, wrong = tmp_path / 'right.pth', tmp_path / 'wrong.pth'
+    torch.save({'state_dict': state, 'meta': {}}, right)
+    other = {k: v for k, v in state.items() if not k.startswith('decode_head.')}
+    other['neck.lateral.weight'] = torch.zeros(2, 2)
+    torch.save({'state_dict': other, 'meta': {}}, wrong)
+
+    refused = _run_test_tool(tmp_path, str(wrong))
+    assert refused.returncode != 0
+    message = refused.stderr + refused.stdout
+    assert 'does not fit the model' in message and 'neck.lateral.weight' in message, message
+    assert 'Traceback' not in refused.stderr
+    assert 'Iter(test)' not in refused.stdout  # no metrics of weights that were never loaded
+    assert _run_test_tool(tmp_path, str(wrong), '--allow-mismatch').returncode == 0
+    assert _run_test_tool(tmp_path, str(right)).returncode == 0
