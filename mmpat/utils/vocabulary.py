@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import colorsys
+from collections import Counter
 from collections.abc import Sequence
 
 
@@ -18,8 +19,8 @@ def parse_vocabulary(vocabulary: str | Sequence[str | Sequence[str]]) -> list[st
         list: One entry per class: a stripped string, or a list of stripped synonyms.
 
     Raises:
-        ValueError: The vocabulary is empty, has an empty class, or repeats a name (also as
-            a synonym of another class, or in another case: "Cat; cat", "cat; dog, cat").
+        ValueError: The vocabulary is empty, has an empty class, or two classes have the same
+            first name in any case ("Cat; cat"); synonyms shared by classes are allowed.
     """
     if isinstance(vocabulary, str):
         vocabulary = [part for part in vocabulary.split(';')]
@@ -37,19 +38,13 @@ def parse_vocabulary(vocabulary: str | Sequence[str | Sequence[str]]) -> list[st
             entries.append(synonyms)
     if not entries:
         raise ValueError('The vocabulary is empty: give at least one class name.')
-    # A name may stand for one class only: compared case-insensitively, over every synonym.
-    owner: dict[str, int] = {}
-    duplicates = set()
-    for index, entry in enumerate(entries):
-        names = [n.strip() for n in entry.split(',')] if isinstance(entry, str) else entry
-        for name in {n.lower() for n in names if n}:
-            if name in owner:
-                duplicates.add(name)
-            owner[name] = index
+    # First names compared case-insensitively ("Cat; cat"). A first name may be a synonym of
+    # another class: real vocabularies (ADE-847: 'bag', 'dog', ...) have that.
+    firsts = Counter(primary_name(e).lower() for e in entries)
+    duplicates = sorted(name for name, count in firsts.items() if count > 1)
     if duplicates:
         raise ValueError(
-            f'Duplicate class names in the vocabulary (case-insensitive, synonyms included): '
-            f'{sorted(duplicates)}'
+            f'Duplicate class names in the vocabulary (case-insensitive): {duplicates}'
         )
     return entries
 

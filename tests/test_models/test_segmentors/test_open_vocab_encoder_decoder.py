@@ -87,6 +87,6 @@ def test_missing_or_bad_vocabulary_is_explained():
     with pytest.raises(ValueError, match='Duplicate'):
         model.set_vocabulary(['cat', 'cat'])
     with pytest.raises(ValueError, match='Duplicate'):
-        model.set_vocabulary('Cat; dog, cat')
+        model.set_vocabulary('Cat; dog; cat')
     with pytest.raises(ValueError, match=r"\['cat'\] has one class.*at least two"):
         model.set_vocabulary('cat')
