@@ -18,3 +18,13 @@ def run_tool(args: list[str], cwd: Path, timeout: int = 600) -> subprocess.Compl
     if result.returncode != 0:
         pytest.fail(f'{args} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}')
     return result
+
+
+def load_tool(relative: str):
+    """Import a script of the repository (e.g. 'tools/run_offline_benchmark.py') as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(Path(relative).stem, ROOT / relative)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

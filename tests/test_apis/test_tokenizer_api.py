@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers.pat_models import TINY_PAT_OPTIONS
 from PIL import Image
 
 from mmpat.apis import (
@@ -21,26 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / 'configs/pat/pat_clip-tiny_scenes.py'
 BASELINE = ROOT / 'configs/pat/pat-baseline_clip-tiny_scenes.py'
 IMAGE = ROOT / 'tests/data/tiny_seg/img_dir/val/000.png'  # 64x64 RGB
-# ViT-test: width 32, embed 32, 2 blocks, patch 8 -> a 8x8 grid at 64 px; the rescales
-# (4, 2, 1, 0.5) give token maps of 32, 16, 8 and 4; one x2 stage of the pixel head gives 64.
-TINY = {
-    'model.backbone.preset': 'ViT-test',
-    'model.backbone.pretrained': None,
-    'model.backbone.out_indices': (1, 1, 2, 2),
-    'model.text_encoder.preset': 'ViT-test',
-    'model.text_encoder.pretrained': None,
-    'model.neck.in_channels': [32] * 4,
-    'model.neck.codebook_sizes': [16, 8, 8, 4],
-    'model.neck.code_dim': 8,
-    'model.neck.decoder.channels': 16,
-    'model.decode_head.pyramid_channels': [32] * 4,
-    'model.decode_head.embed_dims': 32,
-    'model.decode_head.channels': 16,
-    'model.decode_head.token_channels': 16,
-    'model.auxiliary_head.in_channels': 16,
-    'model.auxiliary_head.channels': 16,
-    'model.auxiliary_head.num_upsample': 1,
-}
+# One x2 stage of the pixel head gives a 64 px reconstruction.
+TINY = {**TINY_PAT_OPTIONS, 'model.auxiliary_head.num_upsample': 1}
 SIZES = [(32, 32), (16, 16), (8, 8), (4, 4)]
 
 

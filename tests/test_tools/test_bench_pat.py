@@ -4,21 +4,14 @@ is shared; the tiny preset's ratios mean nothing)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
 
 import torch
+from helpers.tools import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def load_tool(relative: str):
-    spec = importlib.util.spec_from_file_location(Path(relative).stem, ROOT / relative)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def table_rows(text: str, first_cell: str) -> list[list[str]]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers.pat_models import TINY_PAT_OPTIONS
 from helpers.tools import run_tool
 from mmengine.config import Config
 from PIL import Image
@@ -16,23 +17,6 @@ from mmpat.apis import init_tokenizer
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = ROOT / 'tests/data/tiny_seg/img_dir/val/001.png'  # 64x64
-TINY = {
-    'model.backbone.preset': 'ViT-test',
-    'model.backbone.pretrained': None,
-    'model.backbone.out_indices': (1, 1, 2, 2),
-    'model.text_encoder.preset': 'ViT-test',
-    'model.text_encoder.pretrained': None,
-    'model.neck.in_channels': [32] * 4,
-    'model.neck.codebook_sizes': [16, 8, 8, 4],
-    'model.neck.code_dim': 8,
-    'model.neck.decoder.channels': 16,
-    'model.decode_head.pyramid_channels': [32] * 4,
-    'model.decode_head.embed_dims': 32,
-    'model.decode_head.channels': 16,
-    'model.decode_head.token_channels': 16,
-    'model.auxiliary_head.in_channels': 16,
-    'model.auxiliary_head.channels': 16,
-}
 
 
 def load_tool():
@@ -49,7 +33,7 @@ def tiny(tmp_path_factory) -> tuple[Path, Path]:
     """A dumped tiny PAT config and a checkpoint of its model."""
     folder = tmp_path_factory.mktemp('tokenize')
     cfg = Config.fromfile(str(ROOT / 'configs/pat/pat_clip-tiny_scenes.py'))
-    cfg.merge_from_dict(TINY)
+    cfg.merge_from_dict(TINY_PAT_OPTIONS)
     config = folder / 'pat_tiny.py'
     cfg.dump(str(config))
     torch.manual_seed(0)

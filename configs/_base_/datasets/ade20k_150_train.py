@@ -5,12 +5,14 @@
 # "bed", not "bed "). The dataset fixes reduce_zero_label=True (label 0 "other" -> 255, ids
 # 1..150 -> 0..149) and hands it to LoadAnnotations, for training as for validation; so the
 # loaders do not repeat it (mmseg deprecates LoadAnnotations(reduce_zero_label=...)).
-# Validation is configs/_base_/datasets/ade20k_150.py's (the A-150 zero-shot benchmark).
+# Validation is configs/_base_/datasets/ade20k_150.py's (the A-150 zero-shot benchmark), inherited.
+_base_ = ['./ade20k_150.py']
+# The same names as the base (mmengine configs do not see a base's variables).
 dataset_type = 'ADE20K150Dataset'
 data_root = 'data/ade/ADEChallengeData2016'
-crop_size = (512, 512)
 img_scale = (2048, 512)
 ignore_index = 255
+crop_size = (512, 512)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),  # reduce_zero_label from the dataset (True)
@@ -18,13 +20,6 @@ train_pipeline = [
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75, ignore_index=ignore_index),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion'),
-    dict(type='PackSegInputs'),
-]
-# Short side 512; the ground truth is loaded after Resize so it keeps its size.
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='LoadAnnotations'),
     dict(type='PackSegInputs'),
 ]
 train_dataloader = dict(
@@ -40,21 +35,3 @@ train_dataloader = dict(
         pipeline=train_pipeline,
     ),
 )
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        data_prefix=dict(img_path='images/validation', seg_map_path='annotations/validation'),
-        ignore_index=ignore_index,
-        pipeline=test_pipeline,
-        test_mode=True,
-    ),
-)
-test_dataloader = val_dataloader
-# mIoU over the 150 classes.
-val_evaluator = dict(type='OpenVocabIoUMetric', ignore_index=ignore_index)
-test_evaluator = val_evaluator
