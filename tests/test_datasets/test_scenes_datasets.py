@@ -4,6 +4,7 @@ SegDataPreProcessor; clear errors for bad input."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -91,8 +92,12 @@ def test_scenes_dataset_config_split_and_errors(scenes, tmp_path):
         )
     with pytest.raises(FileNotFoundError, match='gen_scenes.py'):
         DATASETS.build(dict(type='ScenesDataset', data_root=str(tmp_path / 'nowhere')))
-    with pytest.raises(FileNotFoundError, match='no label maps'):
-        DATASETS.build(dict(type='ScenesDataset', data_root=str(scenes), split='pretrain'))
+    # a folder of generator version 2 has no ann_dir/pretrain: the error says how to upgrade
+    old = tmp_path / 'v2'
+    shutil.copytree(scenes, old)
+    shutil.rmtree(old / 'ann_dir' / 'pretrain')
+    with pytest.raises(FileNotFoundError, match=r'no label maps.*gen_scenes\.py --out'):
+        DATASETS.build(dict(type='ScenesDataset', data_root=str(old), split='pretrain'))
 
 
 def test_caption_dataset_transform_preprocessor_loader(scenes):
@@ -309,6 +314,53 @@ def test_scenes_dataset_seen_vocabulary_with_overrides_and_levels(scenes):
         assert seen_ds.metainfo['label_map'] == all_ds.metainfo['label_map']
     with pytest.raises(ValueError, match="vocabulary must be 'all' or 'seen'"):
         DATASETS.build(dict(type='ScenesDataset', data_root=str(scenes), vocabulary='unseen'))
+
+
+def test_scenes_dataset_unlabelled_unseen_on_pretrain(scenes):
+    meta = json.loads((scenes / 'meta.json').read_text())
+    classes, unseen = meta['classes'], meta['unseen']
+    ds = DATASETS.build(
+        dict(
+            type='ScenesDataset',
+            data_root=str(scenes),
+            split='pretrain',
+            unlabelled_unseen=True,
+            pipeline=SEG_PIPELINE,
+        )
+    )
+    assert len(ds) == 8
+    # the vocabulary keeps every class (transductive), only the unseen pixels are ignored
+    assert list(ds.metainfo['classes']) == classes and len(classes) == 31
+    assert list(ds.metainfo['unseen_classes']) == unseen
+    assert [list(p) for p in ds.metainfo['palette']] == meta['palette']
+    unseen_labels = [classes.index(c) for c in unseen]
+    found_unseen = found_seen = False
+    for index in range(len(ds)):
+        gt = ds[index]['data_samples'].gt_sem_seg.data[0].numpy()
+        raw = np.array(Image.open(scenes / 'ann_dir' / 'pretrain' / f'{index:06d}.png'))
+        hidden = np.isin(raw, unseen_labels)
+        assert (gt[hidden] == 255).all()
+        np.testing.assert_array_equal(gt[~hidden], raw[~hidden])  # seen and background kept
+        found_unseen |= bool(hidden.any())
+        found_seen |= bool((raw[~hidden] > 0).any())
+    assert found_unseen and found_seen, 'pretrain should hold seen and unseen objects'
+    # without the flag, pretrain label maps load as they are
+    plain = DATASETS.build(
+        dict(type='ScenesDataset', data_root=str(scenes), split='pretrain', pipeline=SEG_PIPELINE)
+    )
+    raw = np.array(Image.open(scenes / 'ann_dir' / 'pretrain' / '000000.png'))
+    np.testing.assert_array_equal(plain[0]['data_samples'].gt_sem_seg.data[0].numpy(), raw)
+    for bad in (dict(vocabulary='seen'), dict(level='colour'), dict(level='shape')):
+        with pytest.raises(ValueError, match=r"unlabelled_unseen=True needs vocabulary='all'"):
+            DATASETS.build(
+                dict(
+                    type='ScenesDataset',
+                    data_root=str(scenes),
+                    split='pretrain',
+                    unlabelled_unseen=True,
+                    **bad,
+                )
+            )
 
 
 class _Segmentor(torch.nn.Module):

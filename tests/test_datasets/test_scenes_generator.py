@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +60,7 @@ def test_same_seed_same_bytes_other_seed_differs(scenes, tmp_path):
 def test_layout_and_meta(scenes):
     meta = json.loads((scenes / 'meta.json').read_text())
     assert meta['args'] == dict(seed=0, **TINY)
-    assert meta['generator_version'] == '2'
+    assert meta['generator_version'] == '3'
     assert meta['classes'][0] == 'background'
     assert len(meta['classes']) == 1 + len(COLOURS) * len(SHAPES) >= 31
     assert len(meta['palette']) == len(meta['classes'])
@@ -70,12 +71,10 @@ def test_layout_and_meta(scenes):
         assert names == [f'{i:06d}.png' for i in range(n)]
         img = np.array(Image.open(scenes / 'img_dir' / split / names[0]))
         assert img.shape == (48, 48, 3) and img.dtype == np.uint8
-        if split == 'pretrain':
-            assert not (scenes / 'ann_dir' / split).exists()
-        else:
-            assert sorted(p.name for p in (scenes / 'ann_dir' / split).iterdir()) == names
-            label = np.array(Image.open(scenes / 'ann_dir' / split / names[0]))
-            assert label.shape == (48, 48) and label.dtype == np.uint8
+        # every split has label maps (pretrain's since version 3: the transductive setting)
+        assert sorted(p.name for p in (scenes / 'ann_dir' / split).iterdir()) == names
+        label = np.array(Image.open(scenes / 'ann_dir' / split / names[0]))
+        assert label.shape == (48, 48) and label.dtype == np.uint8
     captions = read_jsonl(scenes / 'captions' / 'pretrain.jsonl')
     assert [c['image'] for c in captions] == [f'img_dir/pretrain/{i:06d}.png' for i in range(6)]
     assert all(
@@ -85,7 +84,7 @@ def test_layout_and_meta(scenes):
 
 def test_label_maps_match_the_recorded_objects(scenes):
     meta = json.loads((scenes / 'meta.json').read_text())
-    for split in ('train', 'val'):
+    for split in ('pretrain', 'train', 'val'):
         for i, record in enumerate(read_jsonl(scenes / 'annotations' / f'{split}.jsonl')):
             label = np.array(Image.open(scenes / 'ann_dir' / split / f'{i:06d}.png'))
             counts = np.bincount(label.ravel(), minlength=len(meta['classes']))
@@ -192,6 +191,59 @@ def test_existing_folder_is_skipped_or_refused(scenes, tmp_path, capsys):
     with pytest.raises(ScenesExistError, match='no meta.json'):
         generate_scenes(str(other), progress=False, **TINY)
     assert (other / 'thesis.tex').read_text() == 'precious'
+
+
+def _as_version_2(root: Path) -> None:
+    """Turn a fresh folder into what version 2 wrote: no ann_dir/pretrain, version '2'."""
+    shutil.rmtree(root / 'ann_dir' / 'pretrain')
+    meta = json.loads((root / 'meta.json').read_text())
+    (root / 'meta.json').write_text(json.dumps(dict(meta, generator_version='2'), indent=1))
+
+
+def test_version_2_folder_is_upgraded_in_place(scenes, tmp_path, capsys):
+    old = tmp_path / 'v2'
+    generate_scenes(str(old), progress=False, **TINY)
+    _as_version_2(old)
+    before = tree_digest(old)
+    assert not any(k.startswith('ann_dir/pretrain/') for k in before)
+    meta = generate_scenes(str(old), progress=True, **TINY)
+    assert meta['skipped'] and meta['generator_version'] == '3'
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) == 1 and 'upgraded' in printed[0] and 'wrote 6 pretrain' in printed[0]
+    after = tree_digest(old)
+    # the same files as a fresh version-3 generation, meta.json included ...
+    assert after == tree_digest(scenes)
+    # ... and the version-2 files (images, captions, train/val) were not rewritten
+    assert {k: after[k] for k in before if k != 'meta.json'} == {
+        k: v for k, v in before.items() if k != 'meta.json'
+    }
+    assert generate_scenes(str(old), progress=True, **TINY)['skipped']
+    assert 'nothing to do' in capsys.readouterr().out
+    # an interrupted upgrade (some label maps written, meta.json still version 2) is resumed
+    # with worker processes: only the missing label maps are written
+    _as_version_2(old)
+    (old / 'ann_dir' / 'pretrain').mkdir()
+    for i in (0, 3):
+        shutil.copy(scenes / 'ann_dir' / 'pretrain' / f'{i:06d}.png', old / 'ann_dir' / 'pretrain')
+    generate_scenes(str(old), progress=True, workers=2, **TINY)
+    assert 'wrote 4 pretrain' in capsys.readouterr().out
+    assert tree_digest(old) == tree_digest(scenes)
+
+
+def test_version_2_folder_incomplete_or_other_versions_are_refused(tmp_path):
+    out = tmp_path / 'v2'
+    generate_scenes(str(out), progress=False, **TINY)
+    _as_version_2(out)
+    (out / 'img_dir' / 'val' / '000009.png').unlink()
+    with pytest.raises(ScenesExistError, match='files are missing'):
+        generate_scenes(str(out), progress=False, **TINY)
+    assert not (out / 'ann_dir' / 'pretrain').exists()
+    with pytest.raises(ScenesExistError, match='different generator arguments'):
+        generate_scenes(str(out), progress=False, **dict(TINY, num_val=9))
+    meta = json.loads((out / 'meta.json').read_text())
+    (out / 'meta.json').write_text(json.dumps(dict(meta, generator_version='1')))
+    with pytest.raises(ScenesExistError, match='version 1, asked .* version 3'):
+        generate_scenes(str(out), progress=False, **TINY)
 
 
 def test_cli(tmp_path):

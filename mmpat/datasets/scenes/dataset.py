@@ -81,8 +81,9 @@ class ScenesDataset(BaseSegDataset):
 
     Args:
         data_root: The scenes root (holds ``meta.json``).
-        split: ``'train'`` or ``'val'`` (``'pretrain'`` has no label maps; use
-            ``ImageCaptionDataset`` on ``captions/pretrain.jsonl``).
+        split: ``'train'``, ``'val'`` or ``'pretrain'`` (all classes; its label maps serve the
+            transductive setting, see ``unlabelled_unseen``; the CLIP pretraining reads only
+            its captions, with ``ImageCaptionDataset`` on ``captions/pretrain.jsonl``).
         seen_classes: Override the seen class names (default: ``meta.json``'s ``seen``).
         unseen_classes: Override the unseen class names (default: ``meta.json``'s ``unseen``).
         level: ``'class'`` (the 30 compositions), or a coarser vocabulary that merges them:
@@ -94,6 +95,11 @@ class ScenesDataset(BaseSegDataset):
             only, with the label maps re-indexed to it (unseen labels become 255, ignored;
             the ``train`` split has none). ``VocabularyHook`` refuses a training vocabulary
             with unseen classes.
+        unlabelled_unseen: The transductive zero-shot setting (MVP-SEG+): the vocabulary keeps
+            every class, but the pixels of the unseen classes are unlabelled (label 255,
+            ignored), e.g. on ``split='pretrain'``, whose images hold unseen objects. Needs
+            ``vocabulary='all'`` and ``level='class'``; train with
+            ``VocabularyHook(inductive=False)``.
         **kwargs: Other :class:`mmseg.datasets.BaseSegDataset` arguments (``pipeline``,
             ``test_mode``, ``indices``, ...). ``data_prefix``/``img_suffix`` are set here.
     """
@@ -107,15 +113,24 @@ class ScenesDataset(BaseSegDataset):
         unseen_classes: Sequence[str] | None = None,
         level: str = 'class',
         vocabulary: str = 'all',
+        unlabelled_unseen: bool = False,
         **kwargs,
     ) -> None:
         if vocabulary not in ('all', 'seen'):
             raise ValueError(f"vocabulary must be 'all' or 'seen', got {vocabulary!r}")
+        if unlabelled_unseen and (vocabulary != 'all' or level != 'class'):
+            raise ValueError(
+                "unlabelled_unseen=True needs vocabulary='all' and level='class' (it keeps "
+                f'every class in the vocabulary), got vocabulary={vocabulary!r}, level={level!r}'
+            )
         meta = read_scenes_meta(data_root)
-        if not osp.isdir(osp.join(data_root, 'ann_dir', split)):
+        ann_dir = osp.join(data_root, 'ann_dir', split)
+        if not osp.isdir(ann_dir):
             raise FileNotFoundError(
-                f'{osp.join(data_root, "ann_dir", split)} not found: split {split!r} has no '
-                'label maps (scenes have ann_dir/train and ann_dir/val)'
+                f'{ann_dir} not found: split {split!r} has no label maps (scenes have '
+                'ann_dir/{pretrain,train,val}; ann_dir/pretrain since generator version 3). '
+                'Regenerate, or upgrade a version-2 folder in place, with '
+                f'`python tools/dataset_converters/gen_scenes.py --out {data_root}`'
             )
         classes = meta['classes']
         seen = check_class_names(
@@ -145,6 +160,9 @@ class ScenesDataset(BaseSegDataset):
             merge_map = {c: new_index.get(m, 255) for c, m in old_map.items()}
             palette = [palette[i] for i in keep]
             names = [names[i] for i in keep]  # metainfo keeps the (absent) unseen names
+        if unlabelled_unseen:
+            # the names stay, the pixels are ignored: the model must find unseen objects itself
+            merge_map = {i: 255 if n in unseen else i for i, n in enumerate(names)}
         metainfo = dict(
             classes=tuple(names),
             palette=palette,
@@ -154,6 +172,7 @@ class ScenesDataset(BaseSegDataset):
         metainfo.update(kwargs.pop('metainfo', None) or {})
         self.split = split
         self.level = level
+        self.unlabelled_unseen = unlabelled_unseen
         lazy_init = kwargs.pop('lazy_init', False)
         super().__init__(
             data_root=data_root,

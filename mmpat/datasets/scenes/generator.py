@@ -9,7 +9,10 @@ compositions.
 Splits (all drawn by the same renderer, each image from its own seeded random stream, so a split
 does not change when another split's size changes):
 
-* ``pretrain``: images of all 30 classes with several captions each (no label maps).
+* ``pretrain``: images of all 30 classes with several captions each. The CLIP pretraining uses
+  only the captions; the label maps (since generator version 3) serve the transductive
+  zero-shot setting (MVP-SEG+: training images with unseen objects whose pixels are
+  unlabelled, see ``ScenesDataset(unlabelled_unseen=True)``).
 * ``train``: label maps of seen classes only (images with unseen objects are left out, i.e.
   objects are drawn from the seen classes).
 * ``val``: all classes; the dominant object of every fifth image is unseen, the others seen.
@@ -17,7 +20,7 @@ does not change when another split's size changes):
 Layout written under ``out_dir``::
 
     img_dir/{pretrain,train,val}/000000.png   RGB images (size x size)
-    ann_dir/{train,val}/000000.png            uint8 label maps, 0 = background
+    ann_dir/{pretrain,train,val}/000000.png   uint8 label maps, 0 = background
     captions/{pretrain,train,val}.jsonl       {"image": "img_dir/<split>/000000.png",
                                                "captions": [...]}
     annotations/{pretrain,train,val}.jsonl    objects per image (class, centre, radius,
@@ -30,6 +33,10 @@ Our choices (arguments of :func:`generate_scenes` and of the CLI): size 96 px, 8
 24% of the image side, rotation within +-30 degrees, every object keeps at least 40% of its area
 visible, background saturation 0.15-0.7 and value 0.25-0.8 (so backgrounds may share an
 object's hue, but object colours stay recognisable).
+
+Version 3 added ``ann_dir/pretrain``; every other file is byte-identical to version 2, and
+:func:`generate_scenes` upgrades a complete version-2 folder in place (it writes only the
+pretrain label maps).
 """
 
 from __future__ import annotations
@@ -46,7 +53,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-GENERATOR_VERSION = '2'  # bump whenever the written files change
+GENERATOR_VERSION = '3'  # bump whenever the written files change
+# A complete folder of this version is upgraded in place (it lacks only ann_dir/pretrain).
+_UPGRADABLE_VERSION = '2'
 
 COLOURS: dict[str, tuple[int, int, int]] = {
     'red': (215, 35, 35),
@@ -462,25 +471,37 @@ def generator_args(
     )
 
 
-def _check_out_dir(out_dir: str, meta: dict[str, Any], force: bool) -> bool:
-    """Return True when ``out_dir`` already holds these scenes (complete); raise when it holds
-    something else; prepare it for writing otherwise."""
+def _check_out_dir(
+    out_dir: str, meta: dict[str, Any], force: bool, *, workers: int = 1, progress: bool = False
+) -> str | None:
+    """Check ``out_dir`` before writing.
+
+    Returns:
+        str | None: ``'complete'`` when it already holds these scenes, ``'upgraded'`` when it
+        held them at version 2 and the pretrain label maps were just added (see
+        :func:`_upgrade_from_v2`), None when it is ready for writing. Raises
+        :class:`ScenesExistError` when it holds something else.
+    """
     meta_path = osp.join(out_dir, 'meta.json')
     marker = osp.join(out_dir, '.generating.json')
     if not osp.exists(out_dir):
-        return False
+        return None
     if not osp.isdir(out_dir):
         raise ScenesExistError(f'--out {out_dir} exists and is not a folder')
     if force:
         shutil.rmtree(out_dir)
-        return False
+        return None
     if osp.isfile(meta_path):
         with open(meta_path) as f:
             old = json.load(f)
-        same = old.get('args') == meta['args'] and (
-            old.get('generator_version') == meta['generator_version']
-        )
-        if not same:
+        same_args = old.get('args') == meta['args']
+        version = old.get('generator_version')
+        if same_args and version == _UPGRADABLE_VERSION:
+            if _is_complete(out_dir, meta['args'], pretrain_labels=False):
+                _upgrade_from_v2(out_dir, meta, workers=workers, progress=progress)
+                return 'upgraded'
+            # an incomplete version-2 folder: 'files are missing' below
+        elif not (same_args and version == meta['generator_version']):
             raise ScenesExistError(
                 f'{out_dir} holds scenes made with different generator arguments '
                 f'(found {old.get("args")} version {old.get("generator_version")}, asked '
@@ -488,7 +509,7 @@ def _check_out_dir(out_dir: str, meta: dict[str, Any], force: bool) -> bool:
                 'delete the folder (or pass force=True / --force) to regenerate'
             )
         if _is_complete(out_dir, meta['args']):
-            return True
+            return 'complete'
         raise ScenesExistError(
             f'{out_dir}/meta.json matches but files are missing; delete the folder (or pass '
             'force=True / --force) to regenerate'
@@ -501,27 +522,97 @@ def _check_out_dir(out_dir: str, meta: dict[str, Any], force: bool) -> bool:
                 f'{out_dir} holds an unfinished generation with different arguments '
                 f'({old_args}); delete it or pass force=True / --force'
             )
-        return False  # an interrupted run with the same arguments: write over it
+        return None  # an interrupted run with the same arguments: write over it
     if os.listdir(out_dir):
         raise ScenesExistError(
             f'--out {out_dir} exists, is not empty and has no meta.json (not a scenes folder); '
             'refusing to write into it'
         )
-    return False
+    return None
 
 
 def _split_counts(args: dict[str, Any]) -> dict[str, int]:
     return {split: args[f'num_{split}'] for split in SPLITS}
 
 
-def _is_complete(out_dir: str, args: dict[str, Any]) -> bool:
+def _is_complete(out_dir: str, args: dict[str, Any], *, pretrain_labels: bool = True) -> bool:
+    """Whether every split's last file was written (files are written in index order).
+
+    ``pretrain_labels=False`` checks a version-2 folder, which has no ``ann_dir/pretrain``.
+    """
     for split, n in _split_counts(args).items():
         last = f'{n - 1:06d}.png'
         if n and not osp.isfile(osp.join(out_dir, 'img_dir', split, last)):
             return False
-        if n and split != 'pretrain' and not osp.isfile(osp.join(out_dir, 'ann_dir', split, last)):
+        labelled = pretrain_labels or split != 'pretrain'
+        if n and labelled and not osp.isfile(osp.join(out_dir, 'ann_dir', split, last)):
             return False
     return osp.isfile(osp.join(out_dir, 'captions', 'pretrain.jsonl'))
+
+
+def _write_atomic(path: str, data: bytes) -> None:
+    """Write ``path`` through a temporary file, so an interrupted write leaves no partial file."""
+    tmp = f'{path}.tmp'
+    with open(tmp, 'wb') as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def _upgrade_from_v2(out_dir: str, meta: dict[str, Any], *, workers: int, progress: bool) -> None:
+    """Add the missing ``ann_dir/pretrain`` label maps to a complete version-2 folder, then
+    rewrite ``meta.json`` at the current version.
+
+    The renderer is a pure function of (seed, split, index), so the label maps equal those of
+    a fresh generation and the existing files stay as they are. An interrupted upgrade is
+    resumed by the next call (``meta.json`` still says version 2 until the end).
+    """
+    args = meta['args']
+    ann_dir = osp.join(out_dir, 'ann_dir', 'pretrain')
+    os.makedirs(ann_dir, exist_ok=True)
+    missing = [
+        i for i in range(args['num_pretrain']) if not osp.isfile(osp.join(ann_dir, f'{i:06d}.png'))
+    ]
+    jobs = (
+        (args['seed'], 'pretrain', i, args['size'], meta['seen'], meta['unseen']) for i in missing
+    )
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(missing), desc='pretrain label maps', unit='img')
+    pool = _open_pool(workers)
+    try:
+        labels = pool.imap(_make_label, jobs, chunksize=64) if pool else map(_make_label, jobs)
+        for i, label_png in zip(missing, labels):
+            _write_atomic(osp.join(ann_dir, f'{i:06d}.png'), label_png)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+        if bar is not None:
+            bar.close()
+    _write_atomic(osp.join(out_dir, 'meta.json'), _meta_bytes(meta))
+    if progress:
+        print(
+            f'upgraded {out_dir} from generator version {_UPGRADABLE_VERSION} to '
+            f'{meta["generator_version"]}: wrote {len(missing)} pretrain label maps '
+            '(other files unchanged)'
+        )
+
+
+def _meta_bytes(meta: dict[str, Any]) -> bytes:
+    return json.dumps(meta, indent=1).encode()
+
+
+def _open_pool(workers: int) -> Any:
+    """A pool of ``workers`` processes, or None for ``workers <= 1`` (render in this process)."""
+    if workers <= 1:
+        return None
+    import multiprocessing
+
+    return multiprocessing.get_context('fork').Pool(workers)
 
 
 def _encode_png(array: np.ndarray, compress_level: int) -> bytes:
@@ -530,8 +621,14 @@ def _encode_png(array: np.ndarray, compress_level: int) -> bytes:
     return buffer.getvalue()
 
 
-def _make_item(job: tuple) -> tuple[bytes, bytes | None, str, str]:
-    """Render one image; returns (image png, label png or None, captions line, objects line).
+def _make_label(job: tuple) -> bytes:
+    """Render one image and return its label map png (as :func:`_make_item` writes it)."""
+    scene, _ = generate_one(*job)
+    return _encode_png(scene.label_map, 1)
+
+
+def _make_item(job: tuple) -> tuple[bytes, bytes, str, str]:
+    """Render one image; returns (image png, label png, captions line, objects line).
 
     A top-level function of plain arguments, so worker processes can run it.
     """
@@ -540,7 +637,7 @@ def _make_item(job: tuple) -> tuple[bytes, bytes | None, str, str]:
     rel = f'img_dir/{split}/{index:06d}.png'
     # Images are noisy (zlib gains ~20%), label maps are flat (zlib gains ~20x).
     image_png = _encode_png(scene.image, 0)
-    label_png = None if split == 'pretrain' else _encode_png(scene.label_map, 1)
+    label_png = _encode_png(scene.label_map, 1)
     record = dict(
         image=rel,
         dominant=scene.dominant.name,
@@ -576,8 +673,10 @@ def generate_scenes(
     """Write the scenes dataset to ``out_dir`` (idempotent).
 
     If ``out_dir`` already holds a complete dataset made with the same arguments, nothing is
-    written. If it holds a dataset made with other arguments, or unrelated files,
-    :class:`ScenesExistError` is raised (unless ``force``, which deletes and regenerates).
+    written; a complete version-2 dataset with the same arguments is upgraded in place (only
+    the pretrain label maps are written, then ``meta.json``). If it holds a dataset made with
+    other arguments, or unrelated files, :class:`ScenesExistError` is raised (unless
+    ``force``, which deletes and regenerates).
 
     Args:
         out_dir: Output folder (the scenes root, e.g. ``data/scenes``).
@@ -592,7 +691,8 @@ def generate_scenes(
 
     Returns:
         dict: the meta (``classes``, ``palette``, ``seen``, ``unseen``, ``generator_version``,
-        ``args``) plus ``skipped`` (True when the folder was already complete).
+        ``args``) plus ``skipped`` (True when the folder was already complete, or was
+        upgraded from version 2).
     """
     if size < 32:
         raise ValueError(f'size must be at least 32 px, got {size}')
@@ -613,8 +713,9 @@ def generate_scenes(
         generator_version=GENERATOR_VERSION,
         args=args,
     )
-    if _check_out_dir(out_dir, meta, force):
-        if progress:
+    state = _check_out_dir(out_dir, meta, force, workers=workers, progress=progress)
+    if state is not None:
+        if progress and state == 'complete':
             print(f'{out_dir} already holds these scenes (same arguments); nothing to do')
         return dict(meta, skipped=True)
 
@@ -629,11 +730,7 @@ def generate_scenes(
         from tqdm import tqdm
 
         bar = tqdm(total=sum(_split_counts(args).values()), desc='scenes', unit='img')
-    pool = None
-    if workers > 1:
-        import multiprocessing
-
-        pool = multiprocessing.get_context('fork').Pool(workers)
+    pool = _open_pool(workers)
     try:
         for split, n in _split_counts(args).items():
             _write_split(out_dir, split, n, seed, size, seen, unseen, pool, bar)
@@ -643,8 +740,8 @@ def generate_scenes(
             pool.join()
         if bar is not None:
             bar.close()
-    with open(osp.join(out_dir, 'meta.json'), 'w') as f:
-        json.dump(meta, f, indent=1)
+    with open(osp.join(out_dir, 'meta.json'), 'wb') as f:
+        f.write(_meta_bytes(meta))
     os.remove(osp.join(out_dir, '.generating.json'))
     return dict(meta, skipped=False)
 
@@ -665,8 +762,7 @@ def _write_split(
     img_dir = osp.join(out_dir, 'img_dir', split)
     ann_dir = osp.join(out_dir, 'ann_dir', split)
     os.makedirs(img_dir, exist_ok=True)
-    if split != 'pretrain':
-        os.makedirs(ann_dir, exist_ok=True)
+    os.makedirs(ann_dir, exist_ok=True)
     jobs = ((seed, split, i, size, seen, unseen) for i in range(n))
     items = pool.imap(_make_item, jobs, chunksize=64) if pool else map(_make_item, jobs)
     with (
@@ -677,9 +773,8 @@ def _write_split(
             name = f'{i:06d}.png'
             with open(osp.join(img_dir, name), 'wb') as f:
                 f.write(image_png)
-            if label_png is not None:
-                with open(osp.join(ann_dir, name), 'wb') as f:
-                    f.write(label_png)
+            with open(osp.join(ann_dir, name), 'wb') as f:
+                f.write(label_png)
             cap_f.write(caption_line + '\n')
             ann_f.write(record_line + '\n')
             if bar is not None:

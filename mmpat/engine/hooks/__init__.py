@@ -2,6 +2,7 @@
 
 from .eval_vocabulary_hook import EvalVocabularyHook
 from .export_clip_hook import ExportCLIPHook
+from .pseudo_label_hook import PseudoLabelHook
 from .vocabulary_hook import VocabularyHook
 
-__all__ = ['EvalVocabularyHook', 'ExportCLIPHook', 'VocabularyHook']
+__all__ = ['EvalVocabularyHook', 'ExportCLIPHook', 'PseudoLabelHook', 'VocabularyHook']

@@ -23,6 +23,17 @@ class OpenVocabEncoderDecoder(EncoderDecoder):
     the ``BaseDecodeHead`` template work unchanged in ``whole`` and ``slide`` inference, in
     ``loss`` and in ``_forward`` (FLOPs tools).
 
+    Heads that learn prompts (e.g. ``MultiPromptHead``, MVP-SEG) also get
+    ``'encode_prompts'`` (:meth:`encode_prompts`: contexts [P, n_ctx, W] -> [P, C, D]),
+    encoding the current vocabulary after learned context vectors with the frozen text
+    encoder (outside autograd, e.g. in slide inference, the result is cached until the
+    context or the vocabulary changes). Such a head may define
+    ``bind_text_encoder(encoder)`` (called once at build), ``check_vocabulary(names, encoder)``
+    (called by :meth:`set_vocabulary`, to refuse a vocabulary early) and
+    ``uses_class_embeddings = False`` (skips the template encoding).
+    A backbone that returns a tuple of maps (mmseg's ResNet) is passed on as
+    ``{'features': maps}``.
+
     A neck may add its own training losses and statistics: when it has a
     ``log_vars(outputs) -> dict`` method (e.g. ``PyramidTokenizer``: ``loss_vq``, codebook
     perplexity and dead-code fraction per level), :meth:`loss` adds them to the loss dict
@@ -30,7 +41,7 @@ class OpenVocabEncoderDecoder(EncoderDecoder):
     ``num_levels`` must match the backbone's ``out_indices`` (checked at build).
 
     Args:
-        backbone (dict): Image encoder config; must return a dict of features.
+        backbone (dict): Image encoder config; returns a dict of features (or a tuple of maps).
         decode_head (dict): Head config; its ``num_classes`` is reset with the vocabulary.
         text_encoder (dict): Text encoder config (``encode_vocabulary(names) -> [C, D]``).
         class_names (Sequence[str], optional): Initial vocabulary. Entries may hold synonyms
@@ -75,6 +86,11 @@ class OpenVocabEncoderDecoder(EncoderDecoder):
         self.templates = templates
         self.class_names: list[str | list[str]] = []
         self.register_buffer('class_embeddings', torch.empty(0), persistent=False)
+        self._prompt_cache: tuple[tuple, Tensor] | None = None
+        for head in self._heads():
+            bind = getattr(head, 'bind_text_encoder', None)
+            if bind is not None:
+                bind(self.text_encoder)
         if class_names is not None:
             self.set_vocabulary(class_names)
 
@@ -101,16 +117,24 @@ class OpenVocabEncoderDecoder(EncoderDecoder):
                 f'The vocabulary {[primary_name(n) for n in names]} has one class: every pixel '
                 "would be that class. Give at least two classes (e.g. add 'background')."
             )
+        for head in self._heads():
+            check = getattr(head, 'check_vocabulary', None)
+            if check is not None:
+                check(names, self.text_encoder)
         if templates is not None:
             self.templates = templates
         device = next(self.parameters()).device
-        with torch.no_grad():
-            embeddings = self.text_encoder.encode_vocabulary(names, templates=self.templates)
-        self.class_embeddings = embeddings.to(device)
+        if any(getattr(head, 'uses_class_embeddings', True) for head in self._heads()):
+            with torch.no_grad():
+                embeddings = self.text_encoder.encode_vocabulary(names, templates=self.templates)
+            self.class_embeddings = embeddings.to(device)
+        else:
+            self.class_embeddings = torch.zeros(len(names), 0, device=device)
         self.class_names = names
+        self._prompt_cache = None
         num_classes = len(names)
         self.num_classes = self.out_channels = num_classes
-        for head in [self.decode_head, *self._auxiliary_heads()]:
+        for head in self._heads():
             head.num_classes = head.out_channels = num_classes
         display = [primary_name(n) for n in names]
         self.dataset_meta = dict(
@@ -129,11 +153,36 @@ class OpenVocabEncoderDecoder(EncoderDecoder):
                 f'{tuple(out_indices)}): give the neck one level per backbone output'
             )
 
-    def _auxiliary_heads(self) -> list:
-        if not self.with_auxiliary_head:
-            return []
-        heads = self.auxiliary_head
-        return list(heads) if isinstance(heads, torch.nn.ModuleList) else [heads]
+    def _heads(self) -> list:
+        heads = [self.decode_head]
+        if self.with_auxiliary_head:
+            aux = self.auxiliary_head
+            heads += list(aux) if isinstance(aux, torch.nn.ModuleList) else [aux]
+        return heads
+
+    def encode_prompts(self, contexts: Tensor | Sequence[Tensor]) -> Tensor:
+        """The current vocabulary encoded after learned context vectors.
+
+        Args:
+            contexts: [P, n_ctx, W] context vectors (W = text width), or several such
+                tensors (e.g. a head's parameters), encoded together in one pass.
+
+        Returns:
+            Tensor: [P, C, D] (P summed over the tensors), L2-normalised. Cached while
+            autograd is off and neither the contexts nor the vocabulary change, so slide
+            inference runs the text encoder once, not once per crop.
+        """
+        contexts = [contexts] if torch.is_tensor(contexts) else list(contexts)
+        if torch.is_grad_enabled() and any(c.requires_grad for c in contexts):
+            return self.text_encoder.encode_with_prompts(torch.cat(contexts), self.class_names)
+        key = (id(self.class_names), *((c.data_ptr(), c._version, c.shape) for c in contexts))
+        if self._prompt_cache is None or self._prompt_cache[0] != key:
+            with torch.no_grad():
+                encoded = self.text_encoder.encode_with_prompts(
+                    torch.cat(contexts), self.class_names
+                )
+            self._prompt_cache = (key, encoded)
+        return self._prompt_cache[1]
 
     def extract_feat(self, inputs: Tensor) -> dict:
         """Image features plus ``'class_embeddings'`` [C, D].
@@ -144,20 +193,27 @@ class OpenVocabEncoderDecoder(EncoderDecoder):
         Returns:
             dict: The backbone (and neck) features with the class embeddings added.
         """
-        if self.class_embeddings.numel() == 0:
+        if not self.class_names:
             raise RuntimeError(
                 'OpenVocabEncoderDecoder has no vocabulary: pass class_names in the config, '
                 'call model.set_vocabulary([...]) or add VocabularyHook to custom_hooks.'
             )
         feats = self.backbone(inputs)
+        if isinstance(feats, (tuple, list)):
+            feats = dict(features=tuple(feats))
         if not isinstance(feats, dict):
             raise TypeError(
                 f'{type(self.backbone).__name__} returned {type(feats).__name__}; '
-                'OpenVocabEncoderDecoder needs a backbone that returns a dict of features.'
+                'OpenVocabEncoderDecoder needs a backbone that returns a dict or a tuple of maps.'
             )
         if self.with_neck:
             feats = self.neck(feats)
-        return dict(feats, class_embeddings=self.class_embeddings, images=inputs)
+        return dict(
+            feats,
+            class_embeddings=self.class_embeddings,
+            images=inputs,
+            encode_prompts=self.encode_prompts,
+        )
 
     def loss(self, inputs: Tensor, data_samples) -> dict:
         """Losses of the heads plus the neck's own (see the class docstring).

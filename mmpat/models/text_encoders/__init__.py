@@ -1,6 +1,13 @@
 """mmpat text encoders."""
 
+from .multi_view_prompt_text_encoder import MultiViewPromptTextEncoder, load_prompt_context
 from .openclip_text_encoder import OpenCLIPTextEncoder
 from .templates import TEMPLATE_SETS, get_templates
 
-__all__: list[str] = ['OpenCLIPTextEncoder', 'TEMPLATE_SETS', 'get_templates']
+__all__: list[str] = [
+    'MultiViewPromptTextEncoder',
+    'OpenCLIPTextEncoder',
+    'TEMPLATE_SETS',
+    'get_templates',
+    'load_prompt_context',
+]

@@ -99,6 +99,7 @@ class OpenCLIPTextEncoder(BaseModule):
         for param in self.text.parameters():
             param.requires_grad = not frozen
         self._fingerprint: tuple[tuple, str] | None = None
+        self._prompt_token_memo: dict[tuple, tuple[Tensor, Tensor, Tensor]] = {}
 
     # ---------------------------------------------------------------------------- tokens
     def _name_tokens(self, text: str, room: int, label: str) -> list[int]:
@@ -255,10 +256,61 @@ class OpenCLIPTextEncoder(BaseModule):
         """Same as :meth:`encode_vocabulary` with the default templates."""
         return self.encode_vocabulary(class_names)
 
+    def prompt_tokens(
+        self, class_names: Sequence[str | Sequence[str]], n_ctx: int
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Token rows ``[SOS] <n_ctx placeholders> name. [EOS]`` of every synonym (memoised).
+
+        Tokenised once per (vocabulary, n_ctx): a prompt-learning step reuses the rows.
+
+        Args:
+            class_names: C classes (entries may hold synonyms).
+            n_ctx: Number of context vectors before the name.
+
+        Returns:
+            tuple: tokens [S, L] (L = the longest row: later tokens never reach the EOT),
+            EOT positions [S] and the class of each synonym row [S] (LongTensors, CPU).
+
+        Raises:
+            ValueError: ``n_ctx`` < 1, or a class name that does not fit in the text context
+                after ``n_ctx`` context vectors (the class is named).
+        """
+        classes = parse_vocabulary(class_names)
+        key = (tuple(classes), int(n_ctx))
+        memo = self._prompt_token_memo
+        if key in memo:
+            return memo[key]
+        if n_ctx < 1:
+            raise ValueError(f'n_ctx must be >= 1, got {n_ctx}')
+        tok = clip_tokenizer()
+        room = self.context_length - 2 - n_ctx
+        rows, owner = [], []
+        for index, synonyms in enumerate(classes):
+            for name in synonyms:
+                ids = tok.encode(name + '.')
+                if len(ids) > room:
+                    raise ValueError(
+                        f'class name {name!r} needs {len(ids)} tokens but the text context of '
+                        f'{self.context_length} tokens has room for {max(room, 0)} after '
+                        f'n_ctx={n_ctx} context vectors: shorten the name or lower n_ctx'
+                    )
+                rows.append([tok.sot_token_id, *([0] * n_ctx), *ids, tok.eot_token_id])
+                owner.append(index)
+        tokens = torch.zeros(len(rows), max(len(r) for r in rows), dtype=torch.long)
+        for row, ids in enumerate(rows):
+            tokens[row, : len(ids)] = torch.tensor(ids)
+        if len(memo) > 8:  # a few vocabularies (train / val / a demo) are enough
+            memo.pop(next(iter(memo)))
+        memo[key] = (tokens, tokens.argmax(dim=-1), torch.tensor(owner))
+        return memo[key]
+
     def encode_with_prompts(
         self, context: Tensor, class_names: Sequence[str | Sequence[str]]
     ) -> Tensor:
         """Encode classes with learnable context vectors (CoOp): ``[SOS] ctx_1..ctx_n name. [EOS]``.
+
+        All P prompts and C classes go through the text transformer in one batched pass
+        (split by ``batch_size``), each run only up to the longest EOT.
 
         Args:
             context: [P, n_ctx, W] context vectors of P prompts (W = text width).
@@ -268,33 +320,23 @@ class OpenCLIPTextEncoder(BaseModule):
             Tensor: [P, C, D], L2-normalised; differentiable with respect to ``context``.
 
         Raises:
-            ValueError: ``context`` of the wrong shape, or bad vocabulary.
+            ValueError: ``context`` of the wrong shape, a class name too long for the context,
+                or a bad vocabulary.
         """
         if context.dim() != 3 or context.shape[-1] != self.width:
             raise ValueError(
                 f'context must be [P, n_ctx, {self.width}] (text width), got {tuple(context.shape)}'
             )
-        classes = parse_vocabulary(class_names)
-        tok = clip_tokenizer()
         num_prompts, n_ctx, _ = context.shape
-        room = self.context_length - 2 - n_ctx
-        if room < 1:
+        if self.context_length - 2 - n_ctx < 1:
             raise ValueError(
                 f'n_ctx={n_ctx} leaves no room in the {self.context_length}-token context'
             )
-        rows = []
-        for synonyms in classes:
-            for name in synonyms:
-                ids = self._name_tokens(name + '.', room, name)
-                rows.append([tok.sot_token_id, *([0] * n_ctx), *ids, tok.eot_token_id])
+        tokens, eot, owner = self.prompt_tokens(class_names, n_ctx)
         device = self.text.positional_embedding.device
-        length = max(len(r) for r in rows)
-        tokens = torch.zeros(len(rows), length, dtype=torch.long, device=device)
-        for row, ids in enumerate(rows):
-            tokens[row, : len(ids)] = torch.tensor(ids, device=device)
-        eot = tokens.argmax(dim=-1)
+        tokens, eot, owner = tokens.to(device), eot.to(device), owner.to(device)
         embedded = self.text.token_embedding(tokens)  # [S, L, W]
-        num_syn = len(rows)
+        num_syn = tokens.shape[0]
         context = context.to(embedded.dtype)
         outs = []
         rows_per_batch = max(1, self.batch_size // num_syn)
@@ -312,7 +354,7 @@ class OpenCLIPTextEncoder(BaseModule):
             out = self._run(x, eot.repeat(p))
             outs.append(F.normalize(out, dim=-1).view(p, num_syn, -1))
         per_synonym = torch.cat(outs)  # [P, S, D]
-        owner = torch.tensor([c for c, s in enumerate(classes) for _ in s], device=device)
-        per_class = per_synonym.new_zeros(num_prompts, len(classes), per_synonym.shape[-1])
+        num_classes = int(owner.max()) + 1
+        per_class = per_synonym.new_zeros(num_prompts, num_classes, per_synonym.shape[-1])
         per_class = per_class.index_add(1, owner, per_synonym)
         return F.normalize(per_class, dim=-1)
