@@ -9,7 +9,11 @@
 6. train PAT and its baseline (no tokenizer, no pixel branch) on the seen classes of ``train``
    with the same seed and schedule (if their checkpoints are absent; ``--no-pat`` skips it),
    evaluate both on ``val`` and draw the tokenizer's token maps of a validation image;
-7. with ``--groupvit``: train GroupViT-tiny from the captions only (if its checkpoint is absent;
+7. train MVP-SEG's prompts on the seen classes of ``train`` (``--no-mvp-seg`` skips it), then
+   MVP-SEG+: a DeepLab student trained transductively on ``pretrain`` images whose unseen
+   pixels are unlabelled, with the MVP-SEG prompts as its classifier and pseudo-labels from
+   MVP-SEG then from itself (``--no-mvp-seg-plus`` skips it); evaluate both on ``val``;
+8. with ``--groupvit``: train GroupViT-tiny from the captions only (if its checkpoint is absent;
    ``--groupvit-config``, default the grounded 3000-iteration recipe, about 25 minutes on 2
    cores; ``configs/groupvit/groupvit-tiny_scenes-captions.py`` takes about 8) and evaluate its
    zero-shot segmentation on ``val``.
@@ -17,6 +21,7 @@
 Usage:
     python tools/run_offline_benchmark.py [--data data/scenes]
         [--work-dir work_dirs/offline_benchmark] [--no-pat] [--pat-iters N]
+        [--no-mvp-seg] [--no-mvp-seg-plus] [--mvp-seg-iters N] [--mvp-seg-plus-iters N]
         [--groupvit [--groupvit-config CONFIG]]
 """
 
@@ -39,6 +44,10 @@ PAT_CONFIGS = {
     'pat': 'configs/pat/pat_clip-tiny_scenes.py',
     'pat_baseline': 'configs/pat/pat-baseline_clip-tiny_scenes.py',
 }
+MVP_SEG_CONFIGS = {
+    'mvp_seg': 'configs/mvp_seg/mvp-seg_clip-tiny_scenes.py',
+    'mvp_seg_plus': 'configs/mvp_seg/mvp-seg-plus_r18-d8_scenes.py',
+}
 KEYS = ('mIoU', 'mIoU_seen', 'mIoU_unseen', 'hIoU')
 
 
@@ -55,7 +64,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--clip-iters', type=int, default=None, help='tiny CLIP iterations')
     parser.add_argument('--no-pat', action='store_true', help='skip PAT and its baseline')
     parser.add_argument('--pat-iters', type=int, default=None, help='PAT training iterations')
-    parser.add_argument('--pat-dir', default='work_dirs', help='parent of the PAT work dirs')
+    parser.add_argument(
+        '--train-dir',
+        '--pat-dir',
+        dest='train_dir',
+        default='work_dirs',
+        help='parent of the work dirs of the trained methods (PAT, MVP-SEG)',
+    )
+    parser.add_argument('--no-mvp-seg', action='store_true', help='skip MVP-SEG and MVP-SEG+')
+    parser.add_argument('--no-mvp-seg-plus', action='store_true', help='skip MVP-SEG+ only')
+    parser.add_argument('--mvp-seg-iters', type=int, default=None, help='MVP-SEG iterations')
+    parser.add_argument(
+        '--mvp-seg-plus-iters', type=int, default=None, help='MVP-SEG+ student iterations'
+    )
     parser.add_argument('--groupvit', action='store_true', help='also train and test GroupViT')
     parser.add_argument('--groupvit-config', default=GROUPVIT_CONFIG, help='GroupViT config')
     parser.add_argument(
@@ -170,7 +191,7 @@ def run_pat(args: argparse.Namespace, data: Path, weights: Path, work_dir: Path)
     for key, config in PAT_CONFIGS.items():
         started = time.time()
         config = ROOT / config
-        train_dir = ROOT / args.pat_dir / config.stem
+        train_dir = ROOT / args.train_dir / config.stem
         result = train_and_test(config, train_dir, work_dir / key, args.pat_iters, options)
         results[key] = dict(result, seconds=round(time.time() - started, 1))
     from PIL import Image
@@ -186,6 +207,41 @@ def run_pat(args: argparse.Namespace, data: Path, weights: Path, work_dir: Path)
     figure = work_dir / 'pat_tokens_val.png'
     Image.fromarray(tokenizer_figure(tokenize_image(model, str(image)))).save(figure)
     results['pat']['tokens_figure'] = str(figure)
+    return results
+
+
+def run_mvp_seg(args: argparse.Namespace, data: Path, weights: Path, work_dir: Path) -> dict:
+    """Train and test MVP-SEG, then (unless skipped) its MVP-SEG+ student."""
+    clip = [f'model.backbone.pretrained={weights}', f'model.text_encoder.pretrained={weights}']
+    config = ROOT / MVP_SEG_CONFIGS['mvp_seg']
+    started = time.time()
+    teacher = train_and_test(
+        config,
+        ROOT / args.train_dir / config.stem,
+        work_dir / 'mvp_seg',
+        args.mvp_seg_iters,
+        [*data_options(data), *clip],
+    )
+    results = dict(mvp_seg=dict(teacher, seconds=round(time.time() - started, 1)))
+    if args.no_mvp_seg_plus:
+        return results
+    student = ROOT / MVP_SEG_CONFIGS['mvp_seg_plus']
+    started = time.time()
+    options = [
+        *data_options(data),
+        f'model.text_encoder.text_encoder.pretrained={weights}',
+        f'model.text_encoder.checkpoint={teacher["checkpoint"]}',
+        f'custom_hooks.1.teacher_config={config}',
+        f'custom_hooks.1.teacher_checkpoint={teacher["checkpoint"]}',
+    ]
+    if args.mvp_seg_plus_iters is not None:  # keep the teacher's share of the schedule
+        switch = max(1, round(100 * args.mvp_seg_plus_iters / 1000))
+        options.append(f'custom_hooks.1.switch_iter={switch}')
+    plus = train_and_test(
+        student, ROOT / args.train_dir / student.stem, work_dir / 'mvp_seg_plus',
+        args.mvp_seg_plus_iters, options,
+    )  # fmt: skip
+    results['mvp_seg_plus'] = dict(plus, seconds=round(time.time() - started, 1))
     return results
 
 
@@ -278,8 +334,15 @@ def main(argv: list[str] | None = None) -> None:
         summary.update(pat)
         rows += [('PAT baseline (no tokens)', pat['pat_baseline']['metrics'])]
         rows += [('PAT', pat['pat']['metrics'])]
+    if not args.no_mvp_seg:
+        step('7. MVP-SEG (prompts on seen classes) and MVP-SEG+ (transductive student), val')
+        mvp = run_mvp_seg(args, data, weights, work_dir)
+        summary.update(mvp)
+        rows += [('MVP-SEG', mvp['mvp_seg']['metrics'])]
+        if 'mvp_seg_plus' in mvp:
+            rows += [('MVP-SEG+ (transductive)', mvp['mvp_seg_plus']['metrics'])]
     if args.groupvit:
-        started = step('7. GroupViT-tiny from captions: training and zero-shot segmentation (val)')
+        started = step('8. GroupViT-tiny from captions: training and zero-shot segmentation (val)')
         groupvit = run_groupvit(args, data, work_dir)
         summary['groupvit'] = dict(groupvit, seconds=round(time.time() - started, 1))
         rows.append(('GroupViT (captions only)', groupvit['metrics']))

@@ -59,7 +59,8 @@ def test_main_job_smoke(tmp_path):
         '--work-dir', str(work), '--num-pretrain', '64', '--num-train', '4', '--num-val', '6',
         '--clip-iters', '4', '--groupvit', '--groupvit-iters', '2',
         '--groupvit-dir', str(tmp_path / 'groupvit'),
-        '--pat-iters', '2', '--pat-dir', str(tmp_path / 'pat'),
+        '--pat-iters', '2', '--train-dir', str(tmp_path / 'pat'),
+        '--mvp-seg-iters', '2', '--mvp-seg-plus-iters', '2',
     ]  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -81,6 +82,15 @@ def test_main_job_smoke(tmp_path):
         assert (tmp_path / 'pat' / config / 'iter_2.pth').is_file()
         assert set(summary[key]['metrics']) >= {'mIoU', 'mIoU_seen', 'mIoU_unseen', 'hIoU'}
     assert 'PAT baseline (no tokens)' in done.stdout and '\nPAT ' in done.stdout
+    for key, config in (
+        ('mvp_seg', 'mvp-seg_clip-tiny_scenes'),
+        ('mvp_seg_plus', 'mvp-seg-plus_r18-d8_scenes'),
+    ):
+        assert (tmp_path / 'pat' / config / 'iter_2.pth').is_file()
+        assert set(summary[key]['metrics']) >= {'mIoU', 'mIoU_seen', 'mIoU_unseen', 'hIoU'}
+    assert 'MVP-SEG+ (transductive)' in done.stdout
+    logs = list((tmp_path / 'pat' / 'mvp-seg-plus_r18-d8_scenes').glob('*/*.log'))
+    assert any('switched to self-training' in log.read_text() for log in logs)
     assert Path(summary['pat']['tokens_figure']).stat().st_size > 0
     assert (work / 'overlay_val.png').stat().st_size > 0
     assert (tmp_path / 'clip' / 'clip_tiny.pth').is_file()

@@ -4,9 +4,10 @@ Before every training iteration, unlabelled pixels (``ignore_index`` in the grou
 transductive zero-shot setting this is where the unseen classes are) get pseudo-labels of the
 unseen classes: from a trained teacher (an MVP-SEG model) for the first ``switch_iter``
 iterations, then from the student itself (self-training). The label of a pixel is the argmax
-over the unseen classes; with ``only_where_unseen_wins`` (our choice, default) a pixel is
-labelled only where the labeller's argmax over the whole vocabulary is an unseen class, so
-unlabelled pixels of seen classes or of nothing stay ignored.
+over the unseen classes (the paper's rule: every unlabelled pixel is taken for an unseen one).
+Where the data also has unlabelled pixels that are not unseen objects (VOC's object boundaries,
+COCO-Stuff's unlabelled areas), ``only_where_unseen_wins=True`` labels a pixel only where the
+labeller's argmax over the whole vocabulary is an unseen class, so the others stay ignored.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def fill_pseudo_labels(
     data_batch: dict,
     unseen: Sequence[int],
     ignore_index: int = 255,
-    only_where_unseen_wins: bool = True,
+    only_where_unseen_wins: bool = False,
 ) -> float:
     """Write pseudo-labels into the ignored pixels of ``data_batch``'s ground truth, in place.
 
@@ -149,7 +150,7 @@ class PseudoLabelHook(Hook):
         switch_iter: int,
         unseen_classes: Sequence[str] | None = None,
         teacher_cfg_options: dict | None = None,
-        only_where_unseen_wins: bool = True,
+        only_where_unseen_wins: bool = False,
         ignore_index: int = 255,
     ) -> None:
         if switch_iter < 0:

@@ -19,6 +19,9 @@ from mmseg.models.decode_heads import ASPPHead, DepthwiseSeparableASPPHead
 from mmseg.registry import MODELS
 from torch import Tensor
 
+# mmseg initialises ``conv_seg`` N(0, 0.01); the text projection replaces it.
+PROJ_INIT = dict(type='Normal', std=0.01, override=dict(name='proj'))
+
 
 class TextClassifierMixin:
     """Replace ``conv_seg`` by ``logit_scale * cos(proj(feat), class_embeddings)``.
@@ -73,6 +76,7 @@ class TextClassifierASPPHead(TextClassifierMixin, ASPPHead):
 
     def __init__(self, *, embed_dims: int, logit_scale: float = 50.0, **kwargs) -> None:
         kwargs['num_classes'] = max(kwargs.get('num_classes', 2), 2)
+        kwargs.setdefault('init_cfg', PROJ_INIT)
         super().__init__(**kwargs)
         self._init_text_classifier(embed_dims, logit_scale)
 
@@ -89,5 +93,6 @@ class TextClassifierSepASPPHead(TextClassifierMixin, DepthwiseSeparableASPPHead)
 
     def __init__(self, *, embed_dims: int, logit_scale: float = 50.0, **kwargs) -> None:
         kwargs['num_classes'] = max(kwargs.get('num_classes', 2), 2)
+        kwargs.setdefault('init_cfg', PROJ_INIT)
         super().__init__(**kwargs)
         self._init_text_classifier(embed_dims, logit_scale)

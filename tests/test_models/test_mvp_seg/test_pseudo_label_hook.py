@@ -53,7 +53,7 @@ def _student():
 
 def test_teacher_labels_until_switch_then_the_student(teacher_files):
     student = _student()
-    hook = _hook(teacher_files, switch_iter=2, only_where_unseen_wins=False)
+    hook = _hook(teacher_files, switch_iter=2)  # the paper's rule: every ignored pixel
     runner = _runner(student)
     hook.before_train(runner)
     assert hook.teacher is not None and hook.unseen == [CLASSES.index('dog')]
@@ -75,7 +75,7 @@ def test_teacher_labels_until_switch_then_the_student(teacher_files):
 
 def test_labels_come_from_the_labeller_prediction(teacher_files):
     student = _student()
-    hook = _hook(teacher_files, switch_iter=1)
+    hook = _hook(teacher_files, switch_iter=1, only_where_unseen_wins=True)
     runner = _runner(student)
     hook.before_train(runner)
     batch = data_batch(ignored=1.0)

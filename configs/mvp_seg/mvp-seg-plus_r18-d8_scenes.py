@@ -1,0 +1,98 @@
+# MVP-SEG+ on the generated scenes (transductive): a DeepLabV3 student (ResNet-18 at half width,
+# output stride 8, from scratch: no ImageNet weights offline) whose classifier is the frozen multi-view prompts
+# of the trained MVP-SEG (configs/mvp_seg/mvp-seg_clip-tiny_scenes.py). It trains on the first
+# 2000 `pretrain` images with every class in the vocabulary, the pixels of unseen classes
+# unlabelled (ScenesDataset(unlabelled_unseen=True)); PseudoLabelHook labels them with the
+# teacher's unseen argmax for the first 100 iterations, then with the student's own (self-training).
+# Train the teacher first, then:
+#   python tools/train.py configs/mvp_seg/mvp-seg-plus_r18-d8_scenes.py
+_base_ = ['../_base_/datasets/scenes.py', '../_base_/default_runtime.py']
+clip_weights = 'work_dirs/clip-tiny_scenes/clip_tiny.pth'
+teacher_config = 'configs/mvp_seg/mvp-seg_clip-tiny_scenes.py'
+teacher_checkpoint = 'work_dirs/mvp-seg_clip-tiny_scenes/iter_1000.pth'
+max_iters = 1000
+switch_iter = 100  # the paper's share: pseudo-labels from the teacher for the first 10%
+norm_cfg = dict(type='BN', requires_grad=True)  # SyncBN on several GPUs
+model = dict(
+    type='OpenVocabEncoderDecoder',
+    data_preprocessor=dict(
+        type='SegDataPreProcessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True,
+        pad_val=0,
+        seg_pad_val=255,
+        size=(96, 96),
+    ),
+    backbone=dict(
+        type='ResNetV1c',
+        depth=18,
+        stem_channels=32,  # half width: 96 px scenes, CPU-sized (4x cheaper than 64)
+        base_channels=32,
+        num_stages=4,
+        out_indices=(0, 1, 2, 3),
+        dilations=(1, 1, 2, 4),
+        strides=(1, 2, 1, 1),
+        norm_cfg=norm_cfg,
+        norm_eval=False,
+        style='pytorch',
+        contract_dilation=True,
+    ),
+    text_encoder=dict(
+        type='MultiViewPromptTextEncoder',
+        text_encoder=dict(
+            type='OpenCLIPTextEncoder', preset='ViT-scenes-tiny', pretrained=clip_weights
+        ),
+        checkpoint=teacher_checkpoint,
+        num_prompts=3,
+        n_ctx=8,
+    ),
+    decode_head=dict(
+        type='TextClassifierASPPHead',
+        in_channels=256,
+        in_index=3,
+        channels=64,
+        dilations=(1, 2, 4, 6),  # a 12 x 12 map: the ViT-scale rates (6, 12, 18) would see padding
+        embed_dims=128,  # the tiny CLIP's text space
+        logit_scale=50.0,
+        dropout_ratio=0.1,
+        norm_cfg=norm_cfg,
+        align_corners=False,
+        loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0, avg_non_ignore=True),
+    ),
+    train_cfg=dict(),
+    test_cfg=dict(mode='whole'),
+)
+train_dataloader = dict(
+    batch_size=16,
+    dataset=dict(split='pretrain', unlabelled_unseen=True, indices=2000),
+)
+custom_hooks = [
+    dict(type='VocabularyHook', inductive=False),  # transductive: unseen names in training
+    dict(
+        type='PseudoLabelHook',
+        teacher_config=teacher_config,
+        teacher_checkpoint=teacher_checkpoint,
+        switch_iter=switch_iter,
+    ),
+]
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4),
+    clip_grad=None,
+)
+param_scheduler = [
+    dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=max_iters, by_epoch=False)
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, max_keep_ckpts=1),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='SegVisualizationHook'),
+)
+randomness = dict(seed=0)
