@@ -1,10 +1,10 @@
 # MVP-SEG+ on the generated scenes (transductive): a DeepLabV3 student (ResNet-18 at half width,
-# output stride 8, from scratch: no ImageNet weights offline) whose classifier is the frozen multi-view prompts
-# of the trained MVP-SEG (configs/mvp_seg/mvp-seg_clip-tiny_scenes.py). It trains on the first
-# 2000 `pretrain` images with every class in the vocabulary, the pixels of unseen classes
-# unlabelled (ScenesDataset(unlabelled_unseen=True)); PseudoLabelHook labels them with the
-# teacher's unseen argmax for the first 100 iterations, then with the student's own (self-training).
-# Train the teacher first, then:
+# output stride 8, from scratch: no ImageNet weights offline) whose classifier is the frozen
+# multi-view prompts of the trained MVP-SEG (configs/mvp_seg/mvp-seg_clip-tiny_scenes.py). It
+# trains on the first 2000 `pretrain` images with every class in the vocabulary, the pixels of
+# unseen classes unlabelled (ScenesDataset(unlabelled_unseen=True)); PseudoLabelHook labels them
+# with the teacher's unseen argmax for the first 100 iterations, then with the student's own
+# (self-training). Train the teacher first, then:
 #   python tools/train.py configs/mvp_seg/mvp-seg-plus_r18-d8_scenes.py
 _base_ = ['../_base_/datasets/scenes.py', '../_base_/default_runtime.py']
 clip_weights = 'work_dirs/clip-tiny_scenes/clip_tiny.pth'

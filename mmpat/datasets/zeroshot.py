@@ -15,9 +15,12 @@ COCO-Object       ``COCOObjectDataset``        bg+80  uint8, ignore 255
 ================  ===========================  =====  ======================================
 
 The 16-bit datasets need ``LoadAnnotationsUint16`` (mmseg's loader casts to uint8). VOC-20,
-PC-59 and COCO-Stuff-171 carry the spec's ``seen_classes`` / ``unseen_classes`` metainfo (class
-names). Class lists may be replaced through ``metainfo=dict(classes=...)`` by a subset or by the
-same classes with synonyms ("tvmonitor, tv monitor"); dropped classes become ``ignore_index``.
+PC-59, Context-60 (background seen) and COCO-Stuff-171 carry the spec's ``seen_classes`` /
+``unseen_classes`` metainfo (class names); on them ``vocabulary='seen'`` and
+``unlabelled_unseen=True`` give the inductive and the transductive zero-shot training sets (see
+:mod:`.zeroshot_base`). Class lists may be replaced through ``metainfo=dict(classes=...)`` by a
+subset or by the same classes with synonyms ("tvmonitor, tv monitor"); dropped classes become
+``ignore_index``.
 """
 
 from __future__ import annotations
@@ -156,10 +159,19 @@ class PascalContext59Dataset(ZeroShotDatasetMixin, PascalContextDataset59):
 
 @DATASETS.register_module()
 class PascalContext60Dataset(ZeroShotDatasetMixin, PascalContextDataset):
-    """Context-60 (GroupViT protocol): 'background' + the 59 classes; the model decides the
-    background by a threshold (spec: 0.35). mmseg layout, labels 0..59, ignore 255."""
+    """Context-60: 'background' + the 59 classes, mmseg layout, labels 0..59, ignore 255.
 
-    METAINFO = dict(classes=CONTEXT60_CLASSES, palette=PascalContextDataset.METAINFO['palette'])
+    In the GroupViT protocol the model decides the background by a threshold (spec: 0.35). In
+    MVP-SEG's / MaskCLIP+'s PASCAL Context protocol (59 classes + background) it carries the
+    Context zero-shot split (the 10 unseen classes of PC-59) as ``seen_classes`` /
+    ``unseen_classes`` metainfo, 'background' counted as seen.
+    """
+
+    METAINFO = dict(
+        classes=CONTEXT60_CLASSES,
+        palette=PascalContextDataset.METAINFO['palette'],
+        **_split_meta(CONTEXT60_CLASSES, 'pascal_context59'),
+    )
 
 
 @DATASETS.register_module()

@@ -24,7 +24,7 @@ CONFIGS = {
     'pascal_context_459': ('pascal_context459', 512, 65535, False),
     'voc20': ('voc20', 512, 255, True),
     'voc21': ('voc21', 448, 255, False),
-    'context60': ('context60', 448, 255, False),
+    'context60': ('context60', 448, 255, True),
     'coco_stuff171': ('coco_stuff171', 512, 255, True),
     'coco_object': ('coco_object', 448, 255, False),
 }

@@ -1,6 +1,6 @@
 # COCO-Stuff-171: COCO-Stuff-164k val2017, 171 classes.
 # Data: mmseg layout (*_labelTrainIds.png). Carries the COCO-Stuff zero-shot split.
-# Zero-shot evaluation only (no train split): short side 512 (scale (2048, 512), keep ratio); the
+# Evaluation (training: coco_stuff171_train.py): short side 512 (scale (2048, 512), keep ratio); the
 # ground truth is loaded after Resize so it keeps its size.
 dataset_type = 'COCOStuff171Dataset'
 data_root = 'data/coco_stuff164k'

@@ -1,6 +1,7 @@
 # Context-60 (GroupViT protocol): PASCAL Context val, background + 59 classes.
-# Data: mmseg layout. The model decides the background by a threshold (spec: bg_thresh 0.35).
-# Zero-shot evaluation only (no train split): short side 448 (scale (2048, 448), keep ratio); the
+# Data: mmseg layout. GroupViT decides the background by a threshold (spec: bg_thresh 0.35).
+# Carries the Context zero-shot split (10 unseen of PC-59, background seen; MVP-SEG protocol).
+# Evaluation (training: context60_train.py): short side 448 (scale (2048, 448), keep ratio); the
 # ground truth is loaded after Resize so it keeps its size.
 dataset_type = 'PascalContext60Dataset'
 data_root = 'data/VOCdevkit/VOC2010'
@@ -28,6 +29,7 @@ val_dataloader = dict(
     ),
 )
 test_dataloader = val_dataloader
-# mIoU over all classes, background included (GroupViT protocol).
+# mIoU over all classes, background included (GroupViT protocol), and mIoU_seen / mIoU_unseen /
+# hIoU from the Context split (background seen).
 val_evaluator = dict(type='OpenVocabIoUMetric', ignore_index=ignore_index)
 test_evaluator = val_evaluator

@@ -1,6 +1,6 @@
 # VOC-20: PASCAL VOC 2012 val, 20 classes, background ignored.
 # Data: mmseg layout (dataset_prepare.md "Pascal VOC"). Carries the VOC zero-shot split.
-# Zero-shot evaluation only (no train split): short side 512 (scale (2048, 512), keep ratio); the
+# Evaluation (training: voc20_train.py): short side 512 (scale (2048, 512), keep ratio); the
 # ground truth is loaded after Resize so it keeps its size.
 dataset_type = 'PascalVOC20Dataset'
 data_root = 'data/VOCdevkit/VOC2012'

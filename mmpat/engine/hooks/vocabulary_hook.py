@@ -56,7 +56,8 @@ class VocabularyHook(Hook):
     def _check_inductive(runner) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         dataset = getattr(runner.train_dataloader, 'dataset', None)
-        unseen = set((getattr(dataset, 'metainfo', None) or {}).get('unseen_classes') or ())
+        unseen_names = (getattr(dataset, 'metainfo', None) or {}).get('unseen_classes') or ()
+        unseen = {primary_name(n) for n in unseen_names}  # 'tvmonitor, tv monitor' -> first
         names = {primary_name(n) for n in getattr(model, 'class_names', [])}
         leaked = sorted(names & unseen)
         if leaked:
