@@ -23,6 +23,14 @@ ResNet presets (RN50, RN101): ``'pyramid'`` holds the stage outputs ``out_indice
 projections as 1x1 convolutions to the last stage (MaskCLIP; no positional embedding);
 ``'global'`` is the attention pool (its positional embedding resized for other input sizes).
 
+Output formats (``out_format``): ``'dict'`` (default) returns the three outputs above for
+mmpat's heads under ``OpenVocabEncoderDecoder``; ``'tuple'`` returns only the ``'pyramid'`` maps
+as a tuple, what mmseg's heads index with ``in_index``, so the backbone works under mmseg's plain
+``EncoderDecoder`` with any mmseg head (``FCNHead``, ``UPerHead``, ...; ``out_channels`` gives
+their ``in_channels``). It runs the tower only up to the last block or stage in ``out_indices``
+(no dense or global path; the maps are those of ``'dict'``), so parameters after it get no
+gradient: do not unfreeze them.
+
 The input is expected normalised with CLIP's mean/std (the data preprocessor's job).
 """
 
@@ -89,6 +97,9 @@ class CLIPPyramid(BaseModule):
             e.g. ``('transformer.resblocks.11', 'ln_post', 'proj')``.
         dense_mlp (bool): Add the last block's MLP residual to the dense path (default False,
             MaskCLIP's v-only output).
+        out_format (str): ``'dict'`` (default): ``{'pyramid', 'dense', 'global'}`` for mmpat's
+            heads; ``'tuple'``: the pyramid maps only, as a tuple for mmseg's heads
+            (``in_index``), e.g. ``FCNHead`` under mmseg's ``EncoderDecoder``.
         init_cfg (dict, optional): mmengine init config.
     """
 
@@ -101,9 +112,16 @@ class CLIPPyramid(BaseModule):
         frozen: bool = True,
         unfreeze: Sequence[str] = (),
         dense_mlp: bool = False,
+        out_format: str = 'dict',
         init_cfg: dict | None = None,
     ) -> None:
         super().__init__(init_cfg=init_cfg)
+        if out_format not in ('dict', 'tuple'):
+            raise ValueError(
+                f"out_format must be 'dict' (mmpat heads) or 'tuple' (mmseg heads), "
+                f'got {out_format!r}'
+            )
+        self.out_format = out_format
         cfg = get_clip_preset(preset)
         self.preset = preset
         self.embed_dim = int(cfg['embed_dim'])
@@ -185,21 +203,25 @@ class CLIPPyramid(BaseModule):
             cached = self._pos_cache[key] = resize_grid_embedding(pos.detach(), native, grid)
         return cached
 
-    def forward(self, x: Tensor) -> dict[str, Any]:
+    def forward(self, x: Tensor) -> dict[str, Any] | tuple[Tensor, ...]:
         """Compute the features.
 
         Args:
             x: Images [B, 3, H, W], CLIP-normalised.
 
         Returns:
-            dict: ``'pyramid'`` tuple of [B, C_i, h_i, w_i]; ``'dense'`` [B, D, h, w];
-            ``'global'`` [B, D] (both not normalised).
+            dict | tuple: ``out_format='dict'``: ``'pyramid'`` tuple of [B, C_i, h_i, w_i];
+            ``'dense'`` [B, D, h, w]; ``'global'`` [B, D] (both not normalised).
+            ``out_format='tuple'``: the ``'pyramid'`` tuple alone.
         """
         if x.dim() != 4 or x.shape[1] != 3:
             raise ValueError(f'CLIPPyramid expects images [B, 3, H, W], got {tuple(x.shape)}')
-        return self._forward_vit(x) if self.is_vit else self._forward_resnet(x)
+        pyramid_only = self.out_format == 'tuple'
+        if self.is_vit:
+            return self._forward_vit(x, pyramid_only=pyramid_only)
+        return self._forward_resnet(x, pyramid_only=pyramid_only)
 
-    def _forward_vit(self, x: Tensor) -> dict[str, Any]:
+    def _forward_vit(self, x: Tensor, *, pyramid_only: bool = False) -> Any:
         visual = self.visual
         if x.shape[-2] < self.patch_size or x.shape[-1] < self.patch_size:
             raise ValueError(
@@ -220,16 +242,24 @@ class CLIPPyramid(BaseModule):
 
         blocks = visual.transformer.resblocks
         depth = len(blocks)
+        # The pyramid alone needs the blocks up to the last of out_indices only.
+        last = max(self.out_indices) if pyramid_only else depth
         maps: dict[int, Tensor] = {}
         if 0 in self.out_indices:
             maps[0] = as_map(x)
-        for i, block in enumerate(blocks[:-1], start=1):
+        for i, block in enumerate(blocks[: min(last, depth - 1)], start=1):
             x = block(x)
             if i in self.out_indices:
                 maps[i] = as_map(x)
-        x, dense = self._last_block(blocks[-1], x, need_tokens=depth in self.out_indices)
+        if pyramid_only and last < depth:
+            return tuple(maps[i] for i in self.out_indices)
+        x, dense = self._last_block(
+            blocks[-1], x, need_tokens=depth in self.out_indices, need_dense=not pyramid_only
+        )
         if depth in self.out_indices:
             maps[depth] = as_map(x)
+        if pyramid_only:
+            return tuple(maps[i] for i in self.out_indices)
         pooled = visual.ln_post(x[:, 0])
         dense = visual.ln_post(dense)
         if visual.proj is not None:
@@ -240,18 +270,19 @@ class CLIPPyramid(BaseModule):
         return {'pyramid': pyramid, 'dense': dense, 'global': pooled}
 
     def _last_block(
-        self, block: nn.Module, x: Tensor, *, need_tokens: bool
-    ) -> tuple[Tensor, Tensor]:
+        self, block: nn.Module, x: Tensor, *, need_tokens: bool, need_dense: bool = True
+    ) -> tuple[Tensor, Tensor | None]:
         """Run the last block and the MaskCLIP value path with one shared q/k/v projection.
 
         Args:
             block: open_clip ``ResidualAttentionBlock``.
             x: Its input [B, N, C] (class token first).
             need_tokens: Whether every token's output is needed (else only the class token's).
+            need_dense: Whether to compute the dense tokens (else None is returned for them).
 
         Returns:
             tuple: The block output ([B, N, C], or [B, 1, C] with only the class token) and the
-            dense tokens before ``ln_post`` [B, N - 1, C].
+            dense tokens before ``ln_post`` [B, N - 1, C] (or None).
         """
         attn = block.attn
         if not isinstance(attn, nn.MultiheadAttention) or hasattr(block, 'ln_1_kv'):
@@ -269,6 +300,8 @@ class CLIPPyramid(BaseModule):
         residual = x if need_tokens else x[:, :1]
         out = residual + block.ls_1(attn.out_proj(out))
         out = out + block.ls_2(block.mlp(block.ln_2(out)))
+        if not need_dense:
+            return out, None
         # MaskCLIP: the value of each patch token, through the output projection, no q-k mixing.
         values = qkv[:, 1:, 2 * channels :]
         dense = x[:, 1:] + block.ls_1(attn.out_proj(values))
@@ -276,13 +309,16 @@ class CLIPPyramid(BaseModule):
             dense = dense + block.ls_2(block.mlp(block.ln_2(dense)))
         return out, dense
 
-    def _forward_resnet(self, x: Tensor) -> dict[str, Any]:
+    def _forward_resnet(self, x: Tensor, *, pyramid_only: bool = False) -> Any:
         visual = self.visual
         feats = []
         x = visual.stem(x)
-        for stage in (visual.layer1, visual.layer2, visual.layer3, visual.layer4):
+        stages = (visual.layer1, visual.layer2, visual.layer3, visual.layer4)
+        for stage in stages[: max(self.out_indices) if pyramid_only else 4]:
             x = stage(x)
             feats.append(x)
+        if pyramid_only:
+            return tuple(feats[i - 1] for i in self.out_indices)
         last = feats[-1]
         pool = visual.attnpool
         batch, channels, h, w = last.shape

@@ -11,6 +11,8 @@ from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from .text_classifier import PROJ_INIT, check_text_width, require_open_vocab_inputs, text_logits
+
 
 @MODELS.register_module()
 class DenseCLIPHead(BaseDecodeHead):
@@ -26,14 +28,27 @@ class DenseCLIPHead(BaseDecodeHead):
     - prompt denoising: classes whose highest probability anywhere in the image stays below
       ``denoise_threshold`` are suppressed (their logits set to the minimum).
 
+    Other backbones (issue 19): under ``OpenVocabEncoderDecoder`` a backbone returning a tuple
+    of maps (mmseg's ``MixVisionTransformer``, ``ResNetV1c``, ``CLIPPyramid(out_format='tuple')``)
+    arrives as ``inputs['features']``; when the inputs have no ``'dense'``, the head takes its
+    map from there with mmseg's ``in_index`` / ``input_transform`` (``in_channels`` its width).
+    With ``embed_dims`` the map goes through a learned 1x1 projection ``in_channels ->
+    embed_dims`` (the text width) first (``'dense'`` too, if given); without it the map must
+    already be as wide as the class embeddings. Key smoothing then uses the selected map (before
+    the projection) as keys when there is no ``'pyramid'``.
+
     Args:
         logit_scale (float): Fixed temperature of the cosine logits (CLIP uses 100).
         key_smoothing (bool): Enable key smoothing.
         key_smoothing_temperature (float): Temperature of the key affinity softmax.
         denoise_threshold (float, optional): Enable prompt denoising with this threshold.
         learnable_scale (bool): Make ``logit_scale`` trainable (for fine-tuning).
+        embed_dims (int, optional): Width of the class embeddings; adds the learned 1x1
+            projection from ``in_channels`` (initialised N(0, 0.01) unless ``init_cfg``).
+            None (default): no projection, the training-free baseline.
         **kwargs: ``BaseDecodeHead`` arguments (``num_classes`` is reset by the segmentor's
-            vocabulary; ``in_channels``/``channels`` are unused and default to 1).
+            vocabulary; ``in_channels`` is the width of the map taken from ``'features'``
+            or projected, ``channels`` is unused; both default to 1).
     """
 
     def __init__(
@@ -44,12 +59,15 @@ class DenseCLIPHead(BaseDecodeHead):
         key_smoothing_temperature: float = 0.1,
         denoise_threshold: float | None = None,
         learnable_scale: bool = False,
+        embed_dims: int | None = None,
         num_classes: int = 1,
         in_channels: int = 1,
         channels: int = 1,
         init_cfg: dict | None = None,
         **kwargs,
     ) -> None:
+        if embed_dims is not None and init_cfg is None:
+            init_cfg = PROJ_INIT
         super().__init__(
             in_channels=in_channels,
             channels=channels,
@@ -64,30 +82,65 @@ class DenseCLIPHead(BaseDecodeHead):
         self.key_smoothing = key_smoothing
         self.key_smoothing_temperature = key_smoothing_temperature
         self.denoise_threshold = denoise_threshold
+        self.embed_dims = embed_dims
+        self.proj = None if embed_dims is None else nn.Conv2d(self.in_channels, embed_dims, 1)
 
     def init_weights(self) -> None:
-        """Nothing to initialise (no classifier); keeps ``logit_scale`` as configured."""
+        """Initialise the projection (if any); keeps ``logit_scale`` as configured."""
+        if self.proj is not None:
+            super().init_weights()
 
     def forward(self, inputs: dict) -> Tensor:
         """Compute class logits.
 
         Args:
-            inputs (dict): ``'dense'`` [B, D, h, w], ``'class_embeddings'`` [C, D] and, for
-                key smoothing, ``'pyramid'`` (its last map [B, C', h, w]).
+            inputs (dict): ``'class_embeddings'`` [C, D] and either ``'dense'`` [B, D, h, w]
+                (``CLIPPyramid``) or ``'features'`` (a tuple of backbone maps, indexed by
+                ``in_index``); for key smoothing ``'pyramid'`` (its last map [B, C', h, w]).
 
         Returns:
             Tensor: Logits [B, C, h, w].
+
+        Raises:
+            TypeError: ``inputs`` is not such a dict (e.g. the head is under mmseg's plain
+                ``EncoderDecoder``, which passes a tuple of maps).
+            ValueError: The map's width does not match ``in_channels`` (with a projection)
+                or the class embeddings' width.
         """
-        dense = F.normalize(inputs['dense'], dim=1)
-        texts = inputs['class_embeddings'].to(dense.dtype)
-        if dense.shape[1] != texts.shape[1]:
+        needs = "'dense' (CLIPPyramid) or 'features' (a backbone returning a tuple of maps)"
+        require_open_vocab_inputs(self, inputs, needs)
+        texts = inputs['class_embeddings']
+        if 'dense' in inputs:
+            dense, source = inputs['dense'], "inputs['dense']"
+        elif 'features' in inputs:
+            dense = self._transform_inputs(inputs['features'])
+            source = f"the backbone map inputs['features'][{self.in_index}]"
+        else:
+            raise TypeError(f'{type(self).__name__} needs {needs}; got keys {sorted(inputs)}')
+        keys = inputs['pyramid'][-1] if self.key_smoothing and 'pyramid' in inputs else dense
+        if self.proj is not None:
+            if dense.shape[1] != self.in_channels:
+                raise ValueError(
+                    f'{type(self).__name__}: {source} has {dense.shape[1]} channels but '
+                    f'in_channels={self.in_channels}; set in_channels to its width'
+                )
+            check_text_width(self, self.embed_dims, texts)
+            dense = self.proj(dense)
+        elif dense.shape[1] != texts.shape[1]:
+            if 'dense' in inputs:
+                reason = 'backbone and text encoder come from different CLIPs.'
+            else:
+                reason = (
+                    f'set embed_dims={texts.shape[1]} (and in_channels={dense.shape[1]}) to '
+                    'learn a 1x1 projection to the text space.'
+                )
             raise ValueError(
-                f'Dense image embeddings have {dense.shape[1]} channels but class embeddings '
-                f'have {texts.shape[1]}: backbone and text encoder come from different CLIPs.'
+                f'{type(self).__name__}: {source} has {dense.shape[1]} channels but the class '
+                f'embeddings have {texts.shape[1]}: {reason}'
             )
-        logits = self.log_logit_scale.exp() * torch.einsum('bdhw,cd->bchw', dense, texts)
+        logits = text_logits(dense, texts, self.log_logit_scale)
         if self.key_smoothing:
-            logits = self._smooth_with_keys(logits, inputs['pyramid'][-1])
+            logits = self._smooth_with_keys(logits, keys)
         if self.denoise_threshold is not None:
             logits = self._denoise(logits)
         return logits

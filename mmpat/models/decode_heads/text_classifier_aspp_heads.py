@@ -14,13 +14,11 @@ import math
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmseg.models.decode_heads import ASPPHead, DepthwiseSeparableASPPHead
 from mmseg.registry import MODELS
 from torch import Tensor
 
-# mmseg initialises ``conv_seg`` N(0, 0.01); the text projection replaces it.
-PROJ_INIT = dict(type='Normal', std=0.01, override=dict(name='proj'))
+from .text_classifier import PROJ_INIT, check_text_width, require_open_vocab_inputs, text_logits
 
 
 class TextClassifierMixin:
@@ -39,17 +37,12 @@ class TextClassifierMixin:
 
     def forward(self, inputs: dict) -> Tensor:
         """Logits [B, C, h, w] from ``inputs['features']`` and ``inputs['class_embeddings']``."""
-        if not isinstance(inputs, dict) or 'features' not in inputs:
-            raise TypeError(
-                f'{type(self).__name__} needs OpenVocabEncoderDecoder inputs with "features" '
-                '(a backbone returning a tuple of maps) and "class_embeddings"'
-            )
+        needs = "'features' (the maps of a backbone returning a tuple, e.g. mmseg's ResNet)"
+        require_open_vocab_inputs(self, inputs, needs)
+        if 'features' not in inputs:
+            raise TypeError(f'{type(self).__name__} needs {needs}; got keys {sorted(inputs)}')
         texts = inputs['class_embeddings']
-        if texts.shape[-1] != self.embed_dims:
-            raise ValueError(
-                f'{type(self).__name__}: embed_dims={self.embed_dims} but the class embeddings '
-                f"have {texts.shape[-1]} channels; set embed_dims to the text encoder's"
-            )
+        check_text_width(self, self.embed_dims, texts)
         self._texts = texts
         try:
             return super().forward(inputs['features'])
@@ -59,9 +52,7 @@ class TextClassifierMixin:
     def cls_seg(self, feat: Tensor) -> Tensor:
         if self.dropout is not None:
             feat = self.dropout(feat)
-        pixels = F.normalize(self.proj(feat), dim=1)
-        texts = self._texts.to(pixels.dtype)
-        return self.log_logit_scale.exp() * torch.einsum('bdhw,cd->bchw', pixels, texts)
+        return text_logits(self.proj(feat), self._texts, self.log_logit_scale)
 
 
 @MODELS.register_module()
