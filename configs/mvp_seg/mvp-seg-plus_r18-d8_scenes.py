@@ -76,13 +76,14 @@ custom_hooks = [
         switch_iter=switch_iter,
     ),
 ]
+# From scratch on the scenes, mmseg's DeepLab SGD (lr 0.01) collapsed to background everywhere in
+# 1000 iterations (val mIoU 2.89, the trivial baseline); AdamW learns (docs/experiments).
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4),
-    clip_grad=None,
+    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.01),
 )
 param_scheduler = [
-    dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=max_iters, by_epoch=False)
+    dict(type='PolyLR', eta_min=1e-5, power=0.9, begin=0, end=max_iters, by_epoch=False)
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
 val_cfg = dict(type='ValLoop')

@@ -10,6 +10,13 @@ An export is two files:
 
 Both are written to a temporary file in the same folder and renamed, so an interrupted export
 never leaves a truncated file behind.
+
+No vocabulary is written: an export is the weights of the CLIP towers (what a segmentor's
+``backbone``/``text_encoder`` ``pretrained=`` reads), not a segmentor checkpoint, and its file
+is a bare ``open_clip`` state dict that ``torch.load(weights_only=True)`` and
+``CLIP.load_state_dict`` must read as is. A segmentor built on it takes its vocabulary from its
+own checkpoint's ``meta.dataset_meta`` or its config's test dataset
+(:mod:`mmpat.models.segmentors.config_vocabulary`).
 """
 
 from __future__ import annotations

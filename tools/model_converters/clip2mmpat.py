@@ -9,6 +9,10 @@ or a Hugging Face ``transformers`` ``CLIPModel`` (a ``model.safetensors`` /
 - ``DST`` with ``.json``: the preset (``open_clip.model.CLIP`` keyword arguments);
 - ``DST.sha256``: the weights file's SHA-256 (``sha256sum -c`` format).
 
+No vocabulary (``meta.dataset_meta``) is written: these are CLIP tower weights for the
+``pretrained=`` of a config's backbone and text encoder, not a segmentor checkpoint (see
+:mod:`mmpat.apis.clip_export`); the segmentor takes the classes of its config's test dataset.
+
 Example::
 
     python tools/model_converters/clip2mmpat.py ViT-B-16.pt checkpoints/clip_vit-b16.pth

@@ -1,7 +1,8 @@
 """Export a CLIPContrastive training checkpoint to open_clip's weights layout.
 
 Writes OUT.pth (the ``open_clip.model.CLIP`` state dict, plain tensors) and OUT.json (its
-preset: ``open_clip.model.CLIP`` keyword arguments), atomically.
+preset: ``open_clip.model.CLIP`` keyword arguments), atomically. No vocabulary is written
+(CLIP tower weights, not a segmentor checkpoint: see :mod:`mmpat.apis.clip_export`).
 
 Example:
     python tools/model_converters/export_clip.py \

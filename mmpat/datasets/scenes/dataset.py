@@ -71,6 +71,75 @@ def check_class_names(names: Sequence[str], classes: Sequence[str], what: str) -
     return list(names)
 
 
+def scenes_metainfo(
+    data_root: str,
+    *,
+    seen_classes: Sequence[str] | None = None,
+    unseen_classes: Sequence[str] | None = None,
+    level: str = 'class',
+    vocabulary: str = 'all',
+    unlabelled_unseen: bool = False,
+) -> tuple[dict[str, Any], dict[int, int]]:
+    """The metainfo of a :class:`ScenesDataset` and its label map, from ``meta.json`` only.
+
+    Args: as :class:`ScenesDataset`.
+
+    Returns:
+        tuple: ``classes``/``palette``/``seen_classes``/``unseen_classes`` and the label map
+        from the ``meta.json`` classes to them (empty when unchanged).
+
+    Raises:
+        FileNotFoundError: ``<data_root>/meta.json`` is missing (named).
+        ValueError: Inconsistent arguments or unknown class names.
+    """
+    if vocabulary not in ('all', 'seen'):
+        raise ValueError(f"vocabulary must be 'all' or 'seen', got {vocabulary!r}")
+    if unlabelled_unseen and (vocabulary != 'all' or level != 'class'):
+        raise ValueError(
+            "unlabelled_unseen=True needs vocabulary='all' and level='class' (it keeps "
+            f'every class in the vocabulary), got vocabulary={vocabulary!r}, level={level!r}'
+        )
+    meta = read_scenes_meta(data_root)
+    classes = meta['classes']
+    seen = check_class_names(
+        meta['seen'] if seen_classes is None else seen_classes, classes, 'seen_classes'
+    )
+    unseen = check_class_names(
+        meta['unseen'] if unseen_classes is None else unseen_classes, classes, 'unseen_classes'
+    )
+    both = sorted(set(seen) & set(unseen))
+    if both:
+        raise ValueError(f'class(es) {both} are both in seen_classes and unseen_classes')
+    palette = [list(p) for p in meta['palette']]
+    names, merge_map = merge_classes(classes, level)
+    if merge_map:
+        if seen_classes is not None or unseen_classes is not None:
+            raise ValueError(
+                f'seen_classes/unseen_classes apply to level="class" only, not {level!r}'
+            )
+        # each merged class takes the colour of its first member
+        first = {new: old for old, new in sorted(merge_map.items(), reverse=True)}
+        palette = [palette[first[new]] for new in range(len(names))]
+        seen, unseen = names[1:], []
+    if vocabulary == 'seen':
+        keep = [0] + [i for i, n in enumerate(names) if n in seen and i != 0]
+        old_map = merge_map or {i: i for i in range(len(classes))}
+        new_index = {old: new for new, old in enumerate(keep)}
+        merge_map = {c: new_index.get(m, 255) for c, m in old_map.items()}
+        palette = [palette[i] for i in keep]
+        names = [names[i] for i in keep]  # metainfo keeps the (absent) unseen names
+    if unlabelled_unseen:
+        # the names stay, the pixels are ignored: the model must find unseen objects itself
+        merge_map = {i: 255 if n in unseen else i for i, n in enumerate(names)}
+    metainfo = dict(
+        classes=tuple(names),
+        palette=palette,
+        seen_classes=tuple(seen),
+        unseen_classes=tuple(unseen),
+    )
+    return metainfo, merge_map
+
+
 @DATASETS.register_module()
 class ScenesDataset(BaseSegDataset):
     """One split of the generated scenes: ``img_dir/<split>/*.png`` with
@@ -116,14 +185,14 @@ class ScenesDataset(BaseSegDataset):
         unlabelled_unseen: bool = False,
         **kwargs,
     ) -> None:
-        if vocabulary not in ('all', 'seen'):
-            raise ValueError(f"vocabulary must be 'all' or 'seen', got {vocabulary!r}")
-        if unlabelled_unseen and (vocabulary != 'all' or level != 'class'):
-            raise ValueError(
-                "unlabelled_unseen=True needs vocabulary='all' and level='class' (it keeps "
-                f'every class in the vocabulary), got vocabulary={vocabulary!r}, level={level!r}'
-            )
-        meta = read_scenes_meta(data_root)
+        metainfo, merge_map = scenes_metainfo(
+            data_root,
+            seen_classes=seen_classes,
+            unseen_classes=unseen_classes,
+            level=level,
+            vocabulary=vocabulary,
+            unlabelled_unseen=unlabelled_unseen,
+        )
         ann_dir = osp.join(data_root, 'ann_dir', split)
         if not osp.isdir(ann_dir):
             raise FileNotFoundError(
@@ -132,43 +201,6 @@ class ScenesDataset(BaseSegDataset):
                 'Regenerate, or upgrade a version-2 folder in place, with '
                 f'`python tools/dataset_converters/gen_scenes.py --out {data_root}`'
             )
-        classes = meta['classes']
-        seen = check_class_names(
-            meta['seen'] if seen_classes is None else seen_classes, classes, 'seen_classes'
-        )
-        unseen = check_class_names(
-            meta['unseen'] if unseen_classes is None else unseen_classes, classes, 'unseen_classes'
-        )
-        both = sorted(set(seen) & set(unseen))
-        if both:
-            raise ValueError(f'class(es) {both} are both in seen_classes and unseen_classes')
-        palette = [list(p) for p in meta['palette']]
-        names, merge_map = merge_classes(classes, level)
-        if merge_map:
-            if seen_classes is not None or unseen_classes is not None:
-                raise ValueError(
-                    f'seen_classes/unseen_classes apply to level="class" only, not {level!r}'
-                )
-            # each merged class takes the colour of its first member
-            first = {new: old for old, new in sorted(merge_map.items(), reverse=True)}
-            palette = [palette[first[new]] for new in range(len(names))]
-            seen, unseen = names[1:], []
-        if vocabulary == 'seen':
-            keep = [0] + [i for i, n in enumerate(names) if n in seen and i != 0]
-            old_map = merge_map or {i: i for i in range(len(classes))}
-            new_index = {old: new for new, old in enumerate(keep)}
-            merge_map = {c: new_index.get(m, 255) for c, m in old_map.items()}
-            palette = [palette[i] for i in keep]
-            names = [names[i] for i in keep]  # metainfo keeps the (absent) unseen names
-        if unlabelled_unseen:
-            # the names stay, the pixels are ignored: the model must find unseen objects itself
-            merge_map = {i: 255 if n in unseen else i for i, n in enumerate(names)}
-        metainfo = dict(
-            classes=tuple(names),
-            palette=palette,
-            seen_classes=tuple(seen),
-            unseen_classes=tuple(unseen),
-        )
         metainfo.update(kwargs.pop('metainfo', None) or {})
         self.split = split
         self.level = level
@@ -189,3 +221,30 @@ class ScenesDataset(BaseSegDataset):
             self._metainfo['label_map'] = merge_map
         if not lazy_init:
             self.full_init()
+
+    @classmethod
+    def metainfo_without_data(
+        cls,
+        *,
+        data_root: str,
+        seen_classes: Sequence[str] | None = None,
+        unseen_classes: Sequence[str] | None = None,
+        level: str = 'class',
+        vocabulary: str = 'all',
+        unlabelled_unseen: bool = False,
+        metainfo: dict | None = None,
+        **_,
+    ) -> dict[str, Any]:
+        """The metainfo this dataset would have, from ``<data_root>/meta.json`` alone (no
+        images or label maps needed; used to give a model the vocabulary of its config's
+        test dataset, see :mod:`mmpat.models.segmentors.config_vocabulary`)."""
+        info, _map = scenes_metainfo(
+            data_root,
+            seen_classes=seen_classes,
+            unseen_classes=unseen_classes,
+            level=level,
+            vocabulary=vocabulary,
+            unlabelled_unseen=unlabelled_unseen,
+        )
+        info.update(metainfo or {})
+        return info

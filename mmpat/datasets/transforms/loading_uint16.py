@@ -22,8 +22,9 @@ UINT16_MAX = 65535
 class LoadAnnotationsUint16(BaseTransform):
     """Load a semantic label map without narrowing it to 8 bits.
 
-    Required keys: ``seg_map_path``; optional: ``reduce_zero_label``, ``label_map``,
-    ``seg_fields``. Added keys: ``gt_seg_map`` (np.uint16, [H, W]), ``seg_fields``.
+    Required keys: ``seg_map_path`` (absent: the transform does nothing); optional:
+    ``reduce_zero_label``, ``label_map``, ``seg_fields``. Added keys: ``gt_seg_map``
+    (np.uint16, [H, W]), ``seg_fields``.
 
     Args:
         reduce_zero_label: Whether label 0 is ignored and every other label shifted down by 1.
@@ -76,7 +77,13 @@ class LoadAnnotationsUint16(BaseTransform):
         return seg.astype(np.uint16)
 
     def transform(self, results: dict) -> dict:
-        """Load ``results['seg_map_path']`` into ``results['gt_seg_map']`` (uint16)."""
+        """Load ``results['seg_map_path']`` into ``results['gt_seg_map']`` (uint16).
+
+        Without ``seg_map_path`` (inference on a bare image, e.g. mmseg's ``inference_model``,
+        which drops only its own ``LoadAnnotations`` from the test pipeline) nothing is loaded.
+        """
+        if results.get('seg_map_path') is None:
+            return results
         seg = self._decode(results['seg_map_path'])
         reduce = self.reduce_zero_label
         if reduce is None:

@@ -17,6 +17,10 @@ class ExportCLIPHook(Hook):
     """Write ``work_dir/<filename>`` (open_clip state dict) and its ``.json`` preset sidecar
     after training (main process only; atomic writes), see :mod:`mmpat.apis.clip_export`.
 
+    The export holds no vocabulary (CLIP tower weights, not a segmentor checkpoint: see
+    :mod:`mmpat.apis.clip_export`); the runner's own checkpoints are left as mmengine writes
+    them (``CLIPContrastive`` is a captions model, not a segmentor).
+
     Args:
         filename: Weights file name, relative to the runner's work dir (or absolute).
         interval: Also export every ``interval`` training iterations (0: only at the end), so

@@ -7,6 +7,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import BaseLoop
 from mmseg.registry import HOOKS
 
+from mmpat.models.segmentors.config_vocabulary import vocabulary_from_config, vocabulary_meta
 from mmpat.utils.vocabulary import primary_name
 
 
@@ -23,6 +24,14 @@ class VocabularyHook(Hook):
     training vocabulary must not name any class of the dataset's ``unseen_classes`` (e.g.
     ``ScenesDataset(split='train', vocabulary='seen')``); a transductive method (which may
     name unseen classes in training, as MVP-SEG+) sets ``inductive=False``.
+
+    Every checkpoint the runner saves carries the model's vocabulary as
+    ``meta.dataset_meta`` (``classes``: display names, ``palette``, ``class_synonyms``), which
+    ``mmseg.apis.init_model`` and ``MMSegInferencer`` give back to the model; mmengine's own
+    entry (the training dataset's metainfo) moves to ``meta.train_dataset_meta`` and is put
+    back on load, so resuming compares it as before. A model without a vocabulary yet (e.g.
+    ``EvalVocabularyHook`` before the first validation) records the classes of the config's
+    test dataset.
 
     Args:
         inductive (bool): Refuse unseen class names in the training vocabulary.
@@ -67,6 +76,28 @@ class VocabularyHook(Hook):
                 "ScenesDataset(split='train', vocabulary='seen')), or set "
                 'VocabularyHook(inductive=False) for a transductive method'
             )
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        own = getattr(model, 'checkpoint_meta', None)
+        vocabulary = own() if own is not None else None
+        if vocabulary is None:
+            try:
+                vocabulary = vocabulary_meta(*vocabulary_from_config(runner.cfg))
+            except (ValueError, KeyError, FileNotFoundError) as error:
+                runner.logger.warning(
+                    f'VocabularyHook: the checkpoint records no vocabulary ({error})'
+                )
+                return
+        meta = checkpoint.setdefault('meta', {})
+        if 'dataset_meta' in meta:
+            meta['train_dataset_meta'] = meta['dataset_meta']
+        meta['dataset_meta'] = vocabulary
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        meta = checkpoint.get('meta')
+        if isinstance(meta, dict) and 'train_dataset_meta' in meta:
+            meta['dataset_meta'] = meta.pop('train_dataset_meta')
 
     def before_val(self, runner) -> None:
         self._sync(runner, runner.val_dataloader)

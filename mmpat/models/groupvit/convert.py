@@ -11,6 +11,15 @@ Layouts:
   ``logit_scale``, ``multi_label_logit_scale``.
 
 HF -> mmpat goes through the released layout (:func:`hf_to_released`).
+
+The conversion is of weights only: GroupViT weights carry no vocabulary (the same file serves
+the VOC, Context and COCO-Object configs). :func:`groupvit_checkpoint` wraps a converted state
+dict as an mmseg 1.x checkpoint whose ``meta.dataset_meta`` names a vocabulary when one is
+given (``tools/model_converters/groupvit2mmpat.py --config``: the classes of that config's test
+dataset); without one, ``mmseg.apis.init_model`` / ``MMSegInferencer`` leave the model the
+classes of the test dataset of the config it is built from
+(:mod:`mmpat.models.segmentors.config_vocabulary`). ``pretrained=`` loading
+(:func:`load_groupvit_weights`) reads the weights only.
 """
 
 from __future__ import annotations
@@ -224,6 +233,29 @@ def check_groupvit_shapes(model: nn.Module, state_dict: Mapping[str, Tensor], ar
             lines.append(f'{len(unexpected)} unexpected keys, e.g. {unexpected[:5]}')
         lines.append('Set the model arch to the checkpoint variant (see GROUPVIT_PRESETS).')
         raise ValueError('\n'.join(lines))
+
+
+def groupvit_checkpoint(
+    state_dict: Mapping[str, Tensor], *, meta: dict | None = None, dataset_meta: dict | None = None
+) -> dict:
+    """An mmseg 1.x checkpoint ``{'state_dict', 'meta'}`` of converted weights.
+
+    Args:
+        state_dict: mmpat-layout state dict.
+        meta: Other meta entries (source, arch, ...).
+        dataset_meta: The vocabulary (``classes``, ``palette``, optionally
+            ``class_synonyms``; see :func:`mmpat.models.segmentors.config_vocabulary.
+            vocabulary_meta`), or None for none (see the module docstring).
+
+    Returns:
+        dict: The checkpoint, for ``torch.save``.
+    """
+    meta = dict(meta or {})
+    if dataset_meta is not None:
+        if not dataset_meta.get('classes'):
+            raise ValueError('dataset_meta needs "classes"')
+        meta['dataset_meta'] = dict(dataset_meta)
+    return dict(state_dict=dict(state_dict), meta=meta)
 
 
 def load_groupvit_weights(model: nn.Module, checkpoint: str | Mapping, arch: str) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +31,9 @@ from mmpat.models.groupvit import (
     get_groupvit_preset,
     load_groupvit_weights,
 )
-from mmpat.utils.vocabulary import class_palette, parse_vocabulary, primary_name
+from mmpat.utils.vocabulary import parse_vocabulary, primary_name
+
+from .config_vocabulary import ConfigVocabularyMixin
 
 IMAGENET_PREPROCESSOR = dict(
     type='SegDataPreProcessor',
@@ -43,12 +46,17 @@ IMAGENET_PREPROCESSOR = dict(
 
 
 @MODELS.register_module()
-class GroupViTZeroShot(EncoderDecoder):
+class GroupViTZeroShot(ConfigVocabularyMixin, EncoderDecoder):
     """GroupViT image/text encoders + the zero-shot segmentation protocol.
 
     State dict layout: ``backbone.*`` (image encoder), ``text_encoder.*``, ``img_projector.*``,
     ``text_projector.*``, ``logit_scale``, ``multi_label_logit_scale`` (see
     :mod:`mmpat.models.groupvit.convert`).
+
+    With mmseg's ``init_model`` / ``inference_model`` / ``MMSegInferencer`` the vocabulary is
+    the checkpoint's ``meta.dataset_meta`` classes, else the config's test dataset classes
+    (:mod:`.config_vocabulary`); :attr:`decode_head` describes the protocol's output for the
+    mmseg code that reads it (there is no decode head module).
 
     Args:
         arch (str | dict): GroupViT preset name or dict (see ``get_groupvit_preset``).
@@ -105,6 +113,7 @@ class GroupViTZeroShot(EncoderDecoder):
         self.train_cfg = ConfigDict(train_cfg or {})
         self.test_cfg = ConfigDict(test_cfg or dict(mode='whole'))
         self.class_names: list[str | list[str]] = []
+        self.num_classes = self.out_channels = 0  # set with the vocabulary
         self.has_background = False
         self._class_embeddings: Tensor | None = None
         if pretrained is not None:
@@ -143,10 +152,19 @@ class GroupViTZeroShot(EncoderDecoder):
         self.has_background = has_bg
         self._class_embeddings = None
         self.num_classes = self.out_channels = len(names)
-        display = [primary_name(n) for n in names]
-        self.dataset_meta = dict(
-            classes=tuple(display),
-            palette=[list(c) for c in (palette or class_palette(len(names)))],
+        self._record_vocabulary(names, palette)
+
+    @property
+    def decode_head(self) -> SimpleNamespace:
+        """What mmseg reads of a decode head (``init_model``: ``num_classes``;
+        ``postprocess_result`` / ``SegTTAModel``: ``threshold``, used for one output channel
+        only, which the protocol never gives): the protocol's output, not a module."""
+        return SimpleNamespace(
+            num_classes=self.num_classes,
+            out_channels=self.out_channels,
+            align_corners=self.align_corners,
+            threshold=0.3,
+            ignore_index=255,
         )
 
     @property
@@ -178,10 +196,13 @@ class GroupViTZeroShot(EncoderDecoder):
     @property
     def class_embeddings(self) -> Tensor:
         """Text embeddings of :attr:`text_classes` [C_fg, D] (cached until weights change)."""
+        self._resolve_vocabulary()
         if not self.class_names:
             raise RuntimeError(
                 'GroupViTZeroShot has no vocabulary: pass class_names in the config, call '
-                'model.set_vocabulary([...]) or add VocabularyHook to custom_hooks.'
+                'model.set_vocabulary([...]), add VocabularyHook to custom_hooks, or build it '
+                "with mmseg's init_model / MMSegInferencer (the vocabulary of the checkpoint's "
+                "meta.dataset_meta or of the config's test dataset)."
             )
         if self._class_embeddings is None or self.training:
             was_training = self.training

@@ -10,11 +10,13 @@ from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from mmpat.utils.vocabulary import class_palette, parse_vocabulary, primary_name
+from mmpat.utils.vocabulary import parse_vocabulary, primary_name
+
+from .config_vocabulary import ConfigVocabularyMixin
 
 
 @MODELS.register_module()
-class OpenVocabEncoderDecoder(EncoderDecoder):
+class OpenVocabEncoderDecoder(ConfigVocabularyMixin, EncoderDecoder):
     """mmseg ``EncoderDecoder`` with a text encoder and a run-time vocabulary.
 
     The backbone (e.g. ``CLIPPyramid``) returns a dict of features; this segmentor adds the
@@ -46,7 +48,10 @@ class OpenVocabEncoderDecoder(EncoderDecoder):
         text_encoder (dict): Text encoder config (``encode_vocabulary(names) -> [C, D]``).
         class_names (Sequence[str], optional): Initial vocabulary. Entries may hold synonyms
             ("dog, puppy" or a list). If None, set it later with :meth:`set_vocabulary`
-            (``VocabularyHook`` does so from the dataset's classes).
+            (``VocabularyHook`` does so from the dataset's classes). Outside a runner,
+            ``mmseg.apis.init_model`` / ``MMSegInferencer`` give the model the classes of the
+            checkpoint's ``meta.dataset_meta``, else of the config's test dataset (never
+            mmseg's Cityscapes default): see :mod:`.config_vocabulary`.
         templates (str | Sequence[str], optional): Prompt templates for the text encoder
             (None: the encoder's default).
         neck, auxiliary_head, train_cfg, test_cfg, data_preprocessor, init_cfg: As in mmseg.
@@ -136,11 +141,7 @@ class OpenVocabEncoderDecoder(EncoderDecoder):
         self.num_classes = self.out_channels = num_classes
         for head in self._heads():
             head.num_classes = head.out_channels = num_classes
-        display = [primary_name(n) for n in names]
-        self.dataset_meta = dict(
-            classes=tuple(display),
-            palette=[list(c) for c in (palette or class_palette(num_classes))],
-        )
+        self._record_vocabulary(names, palette)
 
     def _check_levels(self) -> None:
         levels = getattr(self.neck, 'num_levels', None) if self.with_neck else None
@@ -193,10 +194,13 @@ class OpenVocabEncoderDecoder(EncoderDecoder):
         Returns:
             dict: The backbone (and neck) features with the class embeddings added.
         """
+        self._resolve_vocabulary()
         if not self.class_names:
             raise RuntimeError(
                 'OpenVocabEncoderDecoder has no vocabulary: pass class_names in the config, '
-                'call model.set_vocabulary([...]) or add VocabularyHook to custom_hooks.'
+                'call model.set_vocabulary([...]), add VocabularyHook to custom_hooks, or '
+                "build it with mmseg's init_model / MMSegInferencer (the vocabulary of the "
+                "checkpoint's meta.dataset_meta or of the config's test dataset)."
             )
         feats = self.backbone(inputs)
         if isinstance(feats, (tuple, list)):

@@ -74,3 +74,10 @@ def test_errors(tmp_path):
         load(tmp_path / 'l.png', reduce_zero_label=True, results=dict(reduce_zero_label=False))
     with pytest.raises(ValueError, match=r'\[0, 65535\]'):
         TRANSFORMS.build(dict(type='LoadAnnotationsUint16', ignore_index=70000))
+
+
+def test_a_bare_image_loads_nothing():
+    # mmseg's inference_model removes only its own LoadAnnotations from the test pipeline
+    transform = TRANSFORMS.build(dict(type='LoadAnnotationsUint16'))
+    results = dict(img_path='x.png', seg_fields=[])
+    assert transform(dict(results)) == results
