@@ -41,6 +41,11 @@ def test_every_registered_module_has_a_case():
     assert not missing, f'registered mmpat modules without a tests/module_cases entry: {missing}'
 
 
+def test_every_case_has_a_check():
+    unchecked = [case.id for case in CASES if case.check is None]
+    assert not unchecked, f'cases without a check of their documented output: {unchecked}'
+
+
 @pytest.mark.parametrize('case', CASES, ids=[case.id for case in CASES])
 def test_module_case(case: ModuleCase):
     torch.manual_seed(0)
@@ -57,6 +62,7 @@ def test_module_case(case: ModuleCase):
         grads = [p.grad for p in trainable if p.grad is not None]
         assert grads or not trainable, 'no trainable parameter received a gradient'
         assert all(torch.isfinite(g).all() for g in grads)
-    if case.check is not None:
-        # A check asserts itself or returns a bool: a False result fails the case too.
-        assert case.check(output) is not False, f'the check of {case.id} is False'
+    # A check asserts (with a message); a returned value (a bool, a tensor) would be ignored.
+    assert case.check(output) is None, (
+        f'the check of {case.id} returned a value: checks must assert, not return'
+    )

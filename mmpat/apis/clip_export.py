@@ -31,13 +31,9 @@ import torch
 from torch import nn
 
 from mmpat.models.clip.presets import get_clip_preset
+from mmpat.models.clip.weights import sidecar_path
 
 CLIP_PREFIX = 'clip.'
-
-
-def sidecar_path(weights_path: str) -> str:
-    """The preset file next to a weights file: ``foo.pth`` -> ``foo.json``."""
-    return osp.splitext(weights_path)[0] + '.json'
 
 
 def open_clip_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

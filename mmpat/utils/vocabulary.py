@@ -1,10 +1,22 @@
-"""Parsing and checking user vocabularies ("cat; dog, puppy; sky")."""
+"""Parsing and checking user vocabularies ("cat; dog, puppy; sky"): the one parser of mmpat.
+
+- :func:`parse_vocabulary`: the entries as the user gave them (what segmentors record as
+  class names and synonyms);
+- :func:`synonym_tuples`: the same vocabulary as one tuple of synonyms per class (what the text
+  encoders encode, and the key of their embedding cache).
+"""
 
 from __future__ import annotations
 
 import colorsys
 from collections import Counter
 from collections.abc import Sequence
+
+
+def _synonyms(entry: str | Sequence[str]) -> list[str]:
+    """The stripped, non-empty synonyms of one entry ("dog, puppy" or ["dog", "puppy"])."""
+    parts = entry.split(',') if isinstance(entry, str) else entry
+    return [s.strip() for s in parts if s.strip()]
 
 
 def parse_vocabulary(vocabulary: str | Sequence[str | Sequence[str]]) -> list[str | list[str]]:
@@ -21,21 +33,28 @@ def parse_vocabulary(vocabulary: str | Sequence[str | Sequence[str]]) -> list[st
     Raises:
         ValueError: The vocabulary is empty, has an empty class, or two classes have the same
             first name in any case ("Cat; cat"); synonyms shared by classes are allowed.
+        TypeError: An entry that is neither a string nor a sequence of strings.
     """
     if isinstance(vocabulary, str):
-        vocabulary = [part for part in vocabulary.split(';')]
+        vocabulary = vocabulary.split(';')
     entries: list[str | list[str]] = []
     for index, entry in enumerate(vocabulary):
         if isinstance(entry, str):
             entry = entry.strip()
             if not entry:
                 raise ValueError(f'Vocabulary entry {index} is empty.')
+            if not _synonyms(entry):
+                raise ValueError(f'Vocabulary entry {index} ({entry!r}) has no names.')
             entries.append(entry)
-        else:
-            synonyms = [str(s).strip() for s in entry if str(s).strip()]
+        elif isinstance(entry, Sequence) and all(isinstance(s, str) for s in entry):
+            synonyms = _synonyms(entry)
             if not synonyms:
                 raise ValueError(f'Vocabulary entry {index} has no names.')
             entries.append(synonyms)
+        else:
+            raise TypeError(
+                f'class {index} is {entry!r}: give a string or a list of synonym strings'
+            )
     if not entries:
         raise ValueError('The vocabulary is empty: give at least one class name.')
     # First names compared case-insensitively ("Cat; cat"). A first name may be a synonym of
@@ -49,10 +68,23 @@ def parse_vocabulary(vocabulary: str | Sequence[str | Sequence[str]]) -> list[st
     return entries
 
 
+def synonym_tuples(vocabulary: str | Sequence[str | Sequence[str]]) -> list[tuple[str, ...]]:
+    """A vocabulary as one tuple of synonyms per class (``'dog, puppy'`` -> ``('dog', 'puppy')``).
+
+    Same input and checks as :func:`parse_vocabulary` (whose errors it raises); the form the
+    text encoders encode (per synonym, then averaged per class) and key their cache with.
+
+    Returns:
+        list[tuple[str, ...]]: One tuple of stripped, non-empty synonyms per class.
+    """
+    return [tuple(_synonyms(entry)) for entry in parse_vocabulary(vocabulary)]
+
+
 def primary_name(entry: str | Sequence[str]) -> str:
     """The display name of a vocabulary entry (its first synonym)."""
     if isinstance(entry, str):
-        return entry.split(',')[0].strip()
+        names = _synonyms(entry)
+        return names[0] if names else ''
     return entry[0]
 
 

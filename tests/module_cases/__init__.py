@@ -2,8 +2,9 @@
 
 Each file in this folder defines ``CASES: list[ModuleCase]``. ``tests/test_all_modules.py``
 builds every case from its config through the mmseg registry, runs it, back-propagates
-through its floating outputs, checks they are finite, and fails if a registered mmpat module
-has no case here.
+through its floating outputs, checks they are finite, runs the case's ``check`` (which must
+``assert``, with a message, and return None), and fails if a registered mmpat module has no
+case here.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ class ModuleCase:
         method: Name of the method to call (default: ``__call__``, i.e. forward).
         registry: Attribute name in ``mmseg.registry`` ('MODELS', 'DATASETS', 'METRICS', ...).
         backward: Whether to back-propagate through the floating outputs.
-        check: Optional extra assertion on the output (shapes documented by the module).
+        check: Asserts the output (the shapes documented by the module) and returns None;
+            every case has one (``tests/test_all_modules.py`` fails a case without one and a
+            check that returns a value).
     """
 
     cfg: dict[str, Any]

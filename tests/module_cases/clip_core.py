@@ -6,14 +6,25 @@ from . import ModuleCase
 
 
 def _check_vit(out) -> None:
-    assert [tuple(p.shape) for p in out['pyramid']] == [(2, 32, 5, 6)] * 2
-    assert tuple(out['dense'].shape) == (2, 32, 5, 6)
-    assert tuple(out['global'].shape) == (2, 32)
+    pyramid = [tuple(p.shape) for p in out['pyramid']]
+    assert pyramid == [(2, 32, 5, 6)] * 2, f'pyramid maps {pyramid}: 2 maps [B, 32, 5, 6]'
+    assert tuple(out['dense'].shape) == (2, 32, 5, 6), f'dense {tuple(out["dense"].shape)}'
+    assert tuple(out['global'].shape) == (2, 32), f'global {tuple(out["global"].shape)}'
+
+
+def _check_resnet(out) -> None:
+    # ResNet presets: the stage outputs 1-4 (width 8 x 4 x 2^i channels, strides 4-32 of 64 px),
+    # the dense attention-pool map at stride 32 and the global embedding, embed_dim 16.
+    pyramid = [tuple(p.shape) for p in out['pyramid']]
+    expected = [(2, 32, 16, 16), (2, 64, 8, 8), (2, 128, 4, 4), (2, 256, 2, 2)]
+    assert pyramid == expected, f'stage maps {pyramid}, expected {expected}'
+    assert tuple(out['dense'].shape) == (2, 16, 2, 2), f'dense {tuple(out["dense"].shape)}'
+    assert tuple(out['global'].shape) == (2, 16), f'global {tuple(out["global"].shape)}'
 
 
 def _check_vocab(out) -> None:
-    assert tuple(out.shape) == (3, 32)
-    assert torch.allclose(out.norm(dim=-1), torch.ones(3), atol=1e-5)
+    assert tuple(out.shape) == (3, 32), f'vocabulary embeddings {tuple(out.shape)}, not [3, 32]'
+    assert torch.allclose(out.norm(dim=-1), torch.ones(3), atol=1e-5), 'not L2-normalised'
 
 
 CASES = [
@@ -35,6 +46,7 @@ CASES = [
             frozen=False,
         ),
         make_inputs=lambda: ((torch.randn(2, 3, 64, 64),), {}),
+        check=_check_resnet,
         id='CLIPPyramid-RN-tiny',
     ),
     ModuleCase(

@@ -28,6 +28,48 @@ def _check_backbone(out) -> None:
     assert [tuple(s.shape) for s in out['soft_assigns']] == [(2, 8, 20), (2, 2, 8)]
 
 
+def _check_text(out) -> None:
+    # [B, width]: the end-of-text token's feature of each sequence
+    assert tuple(out.shape) == (1, 32), f'text features {tuple(out.shape)}, not [1, 32]'
+
+
+def _check_zero_shot(out) -> None:
+    # [B, C, H, W] at the input size; channel 0 is the 0/1 background logit
+    assert tuple(out.shape) == (2, 3, 64, 64), f'logits {tuple(out.shape)}, not [2, 3, 64, 64]'
+    assert set(out[:, 0].unique().tolist()) <= {0.0, 1.0}, 'background channel is not 0/1'
+
+
+def _check_pretrain(out) -> None:
+    losses = {'loss_itc', 'loss_multi_label'}  # K = 2 prompts: the multi-label term too
+    logged = {'logit_scale', 'groups_stage1', 'groups_stage2', 'groups_final'}
+    assert set(out) == losses | logged, f'keys {sorted(out)}'
+    for key in losses:
+        assert out[key].shape == () and float(out[key]) > 0, f'{key} = {out[key]}'
+        assert out[key].requires_grad, f'{key} does not require grad'
+
+
+def _check_contrastive(out) -> None:
+    assert set(out) == {'loss_itc', 'loss_multi_label'}, f'keys {sorted(out)}'
+    for key, value in out.items():
+        assert value.shape == () and float(value) > 0, f'{key} = {value}: not a positive scalar'
+
+
+def _positive_scalar(key: str):
+    """A loss that returns only ``{key: scalar > 0}``."""
+
+    def check(out) -> None:
+        assert set(out) == {key}, f'keys {sorted(out)}, expected only {key!r}'
+        assert out[key].shape == () and out[key].item() > 0, f'{key} = {out[key]}: not > 0'
+
+    return check
+
+
+def _check_usage(out) -> None:
+    assert set(out) == {'loss_groups'}, f'keys {sorted(out)}'
+    value = float(out['loss_groups'])
+    assert 0 <= value <= 1.0, f'loss_groups = {value}: the weighted usage term is in [0, 1]'
+
+
 def _tokens():
     return (torch.tensor([[49406, 320, 2368, 49407, 0, 0]]),), {}
 
@@ -71,7 +113,7 @@ CASES = [
     ModuleCase(
         cfg=dict(type='GroupViTTextEncoder', width=32, heads=2, layers=2),
         make_inputs=_tokens,
-        check=lambda out: out.shape == (1, 32),
+        check=_check_text,
     ),
     ModuleCase(
         cfg=dict(
@@ -80,20 +122,26 @@ CASES = [
         method='encode_decode',
         make_inputs=lambda: ((torch.randn(2, 3, 64, 64), []), {}),
         backward=False,
-        check=lambda out: out.shape == (2, 3, 64, 64),
+        check=_check_zero_shot,
     ),
     ModuleCase(
         cfg=dict(type='GroupViTPretrain', arch='GroupViT-test', num_prompts=2),
         method='loss',
         make_inputs=_captions,
+        check=_check_pretrain,
     ),
-    ModuleCase(cfg=dict(type='GroupViTContrastiveLoss'), make_inputs=_loss_inputs),
+    ModuleCase(
+        cfg=dict(type='GroupViTContrastiveLoss'),
+        make_inputs=_loss_inputs,
+        check=_check_contrastive,
+    ),
     ModuleCase(
         cfg=dict(type='GroupTextMILLoss'),
         make_inputs=lambda: (
             (torch.randn(2, 3, 8, requires_grad=True), torch.randn(2, 2, 8), torch.tensor(2.0)),
             {},
         ),
+        check=_positive_scalar('loss_group_text'),  # unmatched_weight=0: the one term
     ),
     ModuleCase(
         cfg=dict(type='GroupSegmentConsistencyLoss'),
@@ -109,7 +157,7 @@ CASES = [
             ),
             {},
         ),
-        check=lambda out: out['loss_group_segment'].item() > 0,
+        check=_positive_scalar('loss_group_segment'),
     ),
     ModuleCase(
         cfg=dict(type='GroupPurityLoss'),
@@ -122,7 +170,7 @@ CASES = [
             ),
             {},
         ),
-        check=lambda out: out['loss_group_purity'].item() > 0,
+        check=_positive_scalar('loss_group_purity'),
     ),
     ModuleCase(
         cfg=dict(type='NounSwapMILLoss', num_swaps=2),
@@ -137,7 +185,7 @@ CASES = [
             ),
             {},
         ),
-        check=lambda out: out['loss_noun_swap'].item() > 0,
+        check=_positive_scalar('loss_noun_swap'),
     ),
     ModuleCase(
         cfg=dict(type='GroupUsageLoss', loss_weight=0.5),
@@ -145,7 +193,7 @@ CASES = [
             ([torch.randn(2, 8, 20, requires_grad=True).softmax(1), torch.rand(2, 2, 8)],),
             {},
         ),
-        check=lambda out: 0 <= float(out['loss_groups']) <= 1.0,
+        check=_check_usage,
     ),
     ModuleCase(
         cfg=dict(type='EvalVocabularyHook'),

@@ -37,6 +37,14 @@ def _check_caption_item(output: dict) -> None:
     assert sample.caption in sample.captions
 
 
+def _check_packed_caption(output: dict) -> None:
+    # mode='first': the first caption, all of them kept; the image as a (C, H, W) tensor
+    sample = output['data_samples']
+    assert sample.caption == 'a red circle', f'caption {sample.caption!r}, not the first one'
+    assert list(sample.captions) == ['a red circle', 'a circle'], f'captions {sample.captions}'
+    assert tuple(output['inputs'].shape) == (3, 4, 5), f'inputs {tuple(output["inputs"].shape)}'
+
+
 def _check_metric(output: dict) -> None:
     # Perfect predictions: every present class has IoU 100.
     assert output['mIoU'] == output['mIoU_seen'] == output['mIoU_unseen'] == 100.0
@@ -83,7 +91,7 @@ CASES = [
         ),
         registry='TRANSFORMS',
         backward=False,
-        check=lambda out: out['data_samples'].caption == 'a red circle',
+        check=_check_packed_caption,
     ),
     ModuleCase(
         cfg=dict(

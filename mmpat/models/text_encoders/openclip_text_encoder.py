@@ -27,11 +27,12 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
+from mmpat.utils.vocabulary import synonym_tuples
+
 from ..clip.presets import get_clip_preset
 from ..clip.weights import load_clip_state_dict, load_clip_tower
 from .embedding_cache import EmbeddingCache, cache_key, tensors_fingerprint
 from .templates import get_templates
-from .vocabulary import parse_vocabulary
 
 _TOKENIZER = None
 
@@ -177,16 +178,20 @@ class OpenCLIPTextEncoder(BaseModule):
         """Encode a vocabulary with a template ensemble and synonyms.
 
         Args:
-            class_names: C classes; each a name, ``'name, synonym'`` or a list of synonyms.
+            class_names: C classes; each a name, ``'name, synonym'`` or a list of synonyms (or
+                one ``'cat; dog, puppy'`` string; see :func:`mmpat.utils.vocabulary.
+                synonym_tuples`).
             templates: Template set name or list (default: the encoder's ``templates``).
 
         Returns:
             Tensor: [C, D], L2-normalised (on the encoder's device).
 
         Raises:
-            ValueError: Empty vocabulary or duplicate classes (named).
+            ValueError: Empty vocabulary or class, or two classes with the same first name
+                (case-insensitive; named).
+            TypeError: An entry that is neither a string nor a list of strings.
         """
-        classes = parse_vocabulary(class_names)
+        classes = synonym_tuples(class_names)
         templates = self.templates if templates is None else get_templates(templates)
         needs_grad = torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters())
         device = self.text.positional_embedding.device
@@ -275,7 +280,7 @@ class OpenCLIPTextEncoder(BaseModule):
             ValueError: ``n_ctx`` < 1, or a class name that does not fit in the text context
                 after ``n_ctx`` context vectors (the class is named).
         """
-        classes = parse_vocabulary(class_names)
+        classes = synonym_tuples(class_names)
         key = (tuple(classes), int(n_ctx))
         memo = self._prompt_token_memo
         if key in memo:

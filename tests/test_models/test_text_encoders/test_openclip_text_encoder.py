@@ -83,10 +83,20 @@ def test_vocabulary_matches_independent_averaging(model, batch_size):
 
 def test_bad_vocabularies(model):
     encoder = _encoder(model, templates='simple')
-    with pytest.raises(ValueError, match='empty vocabulary'):
+    # the errors of mmpat.utils.vocabulary (the one vocabulary parser)
+    with pytest.raises(ValueError, match='vocabulary is empty'):
         encoder.encode_vocabulary([])
-    with pytest.raises(ValueError, match="duplicate class names.*'dog'"):
+    with pytest.raises(ValueError, match=r"Duplicate class names.*\['dog'\]"):
         encoder.encode_vocabulary(['dog', 'cat', ' dog'])
+    with pytest.raises(ValueError, match=r"Duplicate class names.*\['dog'\]"):
+        encoder.encode_vocabulary(['Dog, puppy', 'cat', 'dog'])  # first names, any case
+    with pytest.raises(TypeError, match='class 1 is 3'):
+        encoder.encode_vocabulary(['dog', 3])
+    # a "cat; dog, puppy" string is the vocabulary of the list
+    torch.testing.assert_close(
+        encoder.encode_vocabulary('cat; dog, puppy'),
+        encoder.encode_vocabulary(['cat', 'dog, puppy']),
+    )
     long_name = ' '.join(['verylongword'] * 80)
     with pytest.warns(UserWarning, match='verylongword'):
         out = encoder.encode_vocabulary(['cat', long_name])
