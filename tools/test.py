@@ -2,6 +2,10 @@
 
 Example:
     python tools/test.py configs/pat/pat_vit-b_ade20k.py work_dirs/pat/iter_80000.pth
+
+``--amp`` (not in mmseg's test.py; the same flag as tools/train.py) runs the test loop under
+autocast: float16 on a GPU, bfloat16 on a machine without CUDA (stops with the reason if the CPU
+has no bfloat16 support).
 """
 
 import argparse
@@ -11,6 +15,7 @@ import mmpat  # noqa: F401  (applies the compatibility layer and registers mmpat
 from mmpat.utils.cli import (
     add_common_args,
     build_runner,
+    enable_amp_testing,
     finish_distributed,
     friendly_errors,
     load_config,
@@ -39,6 +44,12 @@ def parse_args() -> argparse.Namespace:
         '--show-interval', type=int, default=1, help='paint every N-th image (default: all)'
     )
     parser.add_argument('--tta', action='store_true', help='test-time augmentation')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='test under autocast (TestLoop fp16=True): float16 on a GPU, bfloat16 on a machine '
+        'without CUDA; stops if the CPU lacks bfloat16',
+    )
     add_common_args(parser)
     return parser.parse_args()
 
@@ -106,6 +117,7 @@ def main() -> None:
         if args.out is not None:
             cfg.test_evaluator['output_dir'] = args.out
             cfg.test_evaluator['keep_results'] = True
+        amp_message = enable_amp_testing(cfg) if args.amp else ''
         # Testing needs no training parts; a training-free config may define only some of them
         # (a dataset base with a train split), which the Runner would otherwise refuse.
         for key in ('train_dataloader', 'train_cfg', 'optim_wrapper', 'param_scheduler'):
@@ -113,6 +125,8 @@ def main() -> None:
         runner = build_runner(cfg)
         if args.checkpoint is not None and not args.allow_mismatch:
             check_checkpoint_fits(runner.model, args.checkpoint)
+        if amp_message:
+            runner.logger.info(amp_message)
         runner.test()
         finish_distributed()
 

@@ -2,6 +2,11 @@
 
 Example:
     python tools/train.py configs/pat/pat_vit-b_ade20k.py --work-dir work_dirs/pat
+
+``--amp`` trains in mixed precision: float16 with dynamic loss scaling (mmseg's
+``AmpOptimWrapper``) on a GPU, bfloat16 autocast without loss scaling on a machine without CUDA
+(mmengine's ``AmpOptimWrapper`` cannot be built there); it stops with the reason if the CPU has
+no bfloat16 support.
 """
 
 import argparse
@@ -10,6 +15,8 @@ import mmpat  # noqa: F401  (applies the compatibility layer and registers mmpat
 from mmpat.utils.cli import (
     add_common_args,
     build_runner,
+    check_amp_config_fits_device,
+    enable_amp_training,
     finish_distributed,
     friendly_errors,
     load_config,
@@ -25,7 +32,12 @@ def parse_args() -> argparse.Namespace:
         default=False,
         help='resume from the latest checkpoint in the work dir',
     )
-    parser.add_argument('--amp', action='store_true', help='enable automatic mixed precision')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='automatic mixed precision: float16 with dynamic loss scaling on a GPU, bfloat16 '
+        'autocast (no loss scaling) on a machine without CUDA; stops if the CPU lacks bfloat16',
+    )
     add_common_args(parser)
     return parser.parse_args()
 
@@ -34,16 +46,11 @@ def main() -> None:
     args = parse_args()
     with friendly_errors():
         cfg = load_config(args)
-        if args.amp:
-            optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-            if optim_wrapper not in ('OptimWrapper', 'AmpOptimWrapper'):
-                raise SystemExit(
-                    f'error: --amp needs OptimWrapper, the config uses {optim_wrapper}'
-                )
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        amp_message = enable_amp_training(cfg) if args.amp else check_amp_config_fits_device(cfg)
         cfg.resume = args.resume
         runner = build_runner(cfg)
+        if amp_message:
+            runner.logger.info(amp_message)
         runner.train()
         finish_distributed()
 

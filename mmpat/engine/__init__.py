@@ -1,5 +1,6 @@
-"""Training/evaluation engine parts (hooks)."""
+"""Training/evaluation engine parts (hooks, optimizer wrappers)."""
 
 from . import hooks
+from .optim_wrappers import BF16AmpOptimWrapper
 
-__all__ = ['hooks']
+__all__ = ['BF16AmpOptimWrapper', 'hooks']
