@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 import pytest
 import torch
+from helpers.groupvit_models import shrink_groupvit_model
 from helpers.pat_models import TINY_PAT_OPTIONS
 from mmengine.config import Config, ConfigDict
 from mmengine.model import revert_sync_batchnorm
@@ -112,7 +113,7 @@ def shrink_clip_contrastive(cfg: dict) -> None:
 
 
 def shrink_groupvit(cfg: dict) -> None:
-    cfg['arch'] = 'GroupViT-test'
+    shrink_groupvit_model(cfg)  # the arch of GroupViTPretrain, the parts' sizes otherwise
     stem = (cfg.get('backbone') or {}).get('stem')
     if stem is not None:  # the conv stem must stride GroupViT-test's patch size (16)
         stem.update(channels=(8, 16), strides=(4, 4))
@@ -190,7 +191,7 @@ def family(cfg: dict) -> str:
     """The shrinking family of a model config."""
     if cfg['type'] == 'CLIPContrastive':
         return 'clip-pretrain'
-    if cfg['type'].startswith('GroupViT'):
+    if cfg['type'].startswith('GroupViT') or cfg.get('backbone', {}).get('type') == 'GroupViT':
         return 'groupvit'
     if cfg.get('decode_head', {}).get('type') == 'SemanticFusionHead':
         return 'pat'

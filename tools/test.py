@@ -68,9 +68,19 @@ def check_checkpoint_fits(model, checkpoint: str) -> None:
     model = model.module if is_model_wrapper(model) else model
     loaded = load_checkpoint_file(checkpoint, map_location='cpu')
     state = loaded.get('state_dict', loaded) if isinstance(loaded, dict) else {}
-    own = set(model.state_dict())
-    keys = {k[len('module.') :] if k.startswith('module.') else k for k in state}
-    missing, unexpected = sorted(own - keys), sorted(keys - own)
+    state = {k[len('module.') :] if k.startswith('module.') else k: v for k, v in state.items()}
+    # Load for real (non-strict) so that the model's own load hooks run (e.g. the renaming of
+    # an older checkpoint layout); the runner loads the same weights again afterwards.
+    try:
+        result = model.load_state_dict(state, strict=False)
+    except RuntimeError as error:  # weights of the right names but other shapes
+        shapes = [line.strip() for line in str(error).splitlines() if 'size mismatch' in line]
+        raise SystemExit(
+            f'error: {checkpoint} does not fit the model of the config: '
+            f'{len(shapes)} weights have other shapes (e.g. {shapes[:2]}). Is it a checkpoint of '
+            'another config? Pass --allow-mismatch to test anyway.'
+        ) from None
+    missing, unexpected = sorted(result.missing_keys), sorted(result.unexpected_keys)
     if missing or unexpected:
         raise SystemExit(
             f'error: {checkpoint} does not fit the model of the config: {len(missing)} weights '

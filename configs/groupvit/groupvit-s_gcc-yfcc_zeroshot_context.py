@@ -1,5 +1,7 @@
-# GroupViT-S (gcc-yfcc released weights) zero-shot on context (spec 1.5/1.6), bg_thresh 0.35.
-# Weights: the released checkpoints/group_vit_gcc_yfcc_30e-879422e0.pth (converted on load), or its conversion by
+# GroupViT-S with the released gcc-yfcc weights, zero-shot on PASCAL Context, bg_thresh 0.35
+# (GroupViT, Xu et al., CVPR 2022; the protocol and its thresholds: docs/methods/groupvit.md).
+# Weights: the authors' checkpoints/group_vit_gcc_yfcc_30e-879422e0.pth
+# (the backbone, text encoder and head each convert their part on load), or its conversion by
 # tools/model_converters/groupvit2mmpat.py. Released files hold the training config: set
 # MMPAT_TRUST_CHECKPOINTS=1 (trusted files only) or convert them first.
 _base_ = [
@@ -7,4 +9,6 @@ _base_ = [
     '../_base_/datasets/context60.py',
     '../_base_/default_runtime.py',
 ]
-model = dict(pretrained='checkpoints/group_vit_gcc_yfcc_30e-879422e0.pth', bg_thresh=0.35)
+model = dict(
+    pretrained='checkpoints/group_vit_gcc_yfcc_30e-879422e0.pth', decode_head=dict(bg_thresh=0.35)
+)

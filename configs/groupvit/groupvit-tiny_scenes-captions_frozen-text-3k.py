@@ -20,10 +20,8 @@ warmup_iters = 50
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 optim_wrapper = dict(
     paramwise_cfg=dict(
-        custom_keys={
-            'text_encoder': dict(lr_mult=0.0, decay_mult=0.0),
-            'text_projector': dict(lr_mult=0.0, decay_mult=0.0),
-        }
+        # the text transformer and its projector (text_encoder.projector)
+        custom_keys={'text_encoder': dict(lr_mult=0.0, decay_mult=0.0)}
     )
 )
 param_scheduler = [

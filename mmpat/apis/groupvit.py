@@ -14,7 +14,8 @@ def load_groupvit_segmentor(
     """Build the config's GroupViT segmentor (without its ``pretrained``) and load weights.
 
     Args:
-        config (str): A ``GroupViTZeroShot`` / ``GroupViTPretrain`` config file.
+        config (str): A GroupViT config file: the zero-shot segmentor (``OpenVocabEncoderDecoder``
+            with ``GroupViTZeroShotHead``), ``GroupViTPretrain`` or ``GroupViTZeroShot``.
         checkpoint (str): mmpat checkpoint, released GroupViT ``.pth`` or HF state dict
             (converted on load).
         cfg_options (Sequence[str]): ``key=value`` overrides, as the tools' ``--cfg-options``.
@@ -43,8 +44,12 @@ def load_groupvit_segmentor(
     cfg.merge_from_dict(overrides)
     model_cfg = cfg.model.to_dict()
     model_cfg['pretrained'] = None
+    for part in ('backbone', 'text_encoder', 'decode_head'):  # the zero-shot segmentor's parts
+        if isinstance(model_cfg.get(part), dict) and 'pretrained' in model_cfg[part]:
+            model_cfg[part]['pretrained'] = None
     model = MODELS.build(model_cfg)
-    if not hasattr(model, 'group_assignment'):
+    head = getattr(model, 'decode_head', None)
+    if not hasattr(model, 'group_assignment') and not hasattr(head, 'group_assignment'):
         raise ValueError(f'{config}: model type {model_cfg["type"]} is not a GroupViT segmentor')
     try:
         load_groupvit_weights(model, checkpoint, getattr(model, 'arch_name', 'custom'))

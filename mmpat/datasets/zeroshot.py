@@ -1,4 +1,4 @@
-"""Zero-shot benchmark datasets (spec benchmarks.md section 1), registered in mmseg ``DATASETS``.
+"""Zero-shot benchmark datasets (``docs/zero_shot_datasets.md``), registered in mmseg ``DATASETS``.
 
 ================  ===========================  =====  ======================================
 benchmark         dataset type                 ids    labels
@@ -15,12 +15,12 @@ COCO-Object       ``COCOObjectDataset``        bg+80  uint8, ignore 255
 ================  ===========================  =====  ======================================
 
 The 16-bit datasets need ``LoadAnnotationsUint16`` (mmseg's loader casts to uint8). VOC-20,
-PC-59, Context-60 (background seen) and COCO-Stuff-171 carry the spec's ``seen_classes`` /
-``unseen_classes`` metainfo (class names); on them ``vocabulary='seen'`` and
-``unlabelled_unseen=True`` give the inductive and the transductive zero-shot training sets (see
-:mod:`.zeroshot_base`). Class lists may be replaced through ``metainfo=dict(classes=...)`` by a
-subset or by the same classes with synonyms ("tvmonitor, tv monitor"); dropped classes become
-``ignore_index``.
+PC-59, Context-60 (background seen) and COCO-Stuff-171 carry the zero-shot splits of the
+MaskCLIP+ and MVP-SEG papers as ``seen_classes`` / ``unseen_classes`` metainfo (class names); on
+them ``vocabulary='seen'`` and ``unlabelled_unseen=True`` give the inductive and the transductive
+zero-shot training sets (see :mod:`.zeroshot_base`). Class lists may be replaced through
+``metainfo=dict(classes=...)`` by a subset or by the same classes with synonyms ("tvmonitor, tv
+monitor"); dropped classes become ``ignore_index``.
 """
 
 from __future__ import annotations
@@ -161,10 +161,10 @@ class PascalContext59Dataset(ZeroShotDatasetMixin, PascalContextDataset59):
 class PascalContext60Dataset(ZeroShotDatasetMixin, PascalContextDataset):
     """Context-60: 'background' + the 59 classes, mmseg layout, labels 0..59, ignore 255.
 
-    In the GroupViT protocol the model decides the background by a threshold (spec: 0.35). In
-    MVP-SEG's / MaskCLIP+'s PASCAL Context protocol (59 classes + background) it carries the
-    Context zero-shot split (the 10 unseen classes of PC-59) as ``seen_classes`` /
-    ``unseen_classes`` metainfo, 'background' counted as seen.
+    In the GroupViT protocol the model decides the background by a threshold (0.35 for Context;
+    ``docs/methods/groupvit.md``). In MVP-SEG's / MaskCLIP+'s PASCAL Context protocol (59
+    classes + background) it carries the Context zero-shot split (the 10 unseen classes of
+    PC-59) as ``seen_classes`` / ``unseen_classes`` metainfo, 'background' counted as seen.
     """
 
     METAINFO = dict(
@@ -199,7 +199,8 @@ class PascalVOC20Dataset(ZeroShotDatasetMixin, PascalVOCDataset):
 @DATASETS.register_module()
 class PascalVOC21Dataset(ZeroShotDatasetMixin, PascalVOCDataset):
     """VOC-21 (GroupViT protocol): 'background' + 20 classes named as GroupViT does ('table',
-    'plant', 'monitor'); the model decides the background by a threshold (spec: 0.95).
+    'plant', 'monitor'); the model decides the background by a threshold (0.95 for VOC;
+    ``docs/methods/groupvit.md``).
 
     Args:
         ann_file: Split file relative to the data root.
@@ -230,7 +231,8 @@ class COCOObjectDataset(ZeroShotDatasetMixin, BaseSegDataset):
 
     Label maps from ``tools/dataset_converters/coco_object.py`` (things 1..80, everything else
     0, ignore 255), named ``<image id>_instanceTrainIds.png`` next to the COCO-Stuff maps.
-    The model decides the background by a threshold (spec: 0.95).
+    The model decides the background by a threshold (0.95 for COCO-Object;
+    ``docs/methods/groupvit.md``).
 
     Args:
         img_suffix: Image file suffix.

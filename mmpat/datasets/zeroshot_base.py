@@ -6,7 +6,7 @@ synonyms) still matches its dataset class by its first name, and dropped classes
 dataset's own ``ignore_index`` (65535 for the 16-bit datasets, where 255 is a real class).
 
 The datasets with a seen/unseen split (``unseen_classes`` metainfo) also build the zero-shot
-training sets (spec methods.md 2.3), with the same meaning as ``ScenesDataset``'s arguments:
+training sets (``docs/methods/mvp_seg.md``), with the same meaning as ``ScenesDataset``'s arguments:
 
 - ``vocabulary='seen'`` (inductive, e.g. MVP-SEG): the classes become the seen ones, the labels
   of the unseen classes go to ``ignore_index``; ``unseen_classes`` keeps the unseen names so

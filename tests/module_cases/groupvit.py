@@ -1,4 +1,5 @@
-"""Cases for GroupViT: backbone, text encoder, segmentors, loss, eval vocabulary hook."""
+"""Cases for GroupViT: backbone, text encoder, zero-shot head, segmentors, losses, eval
+vocabulary hook."""
 
 from types import SimpleNamespace
 
@@ -31,6 +32,33 @@ def _check_backbone(out) -> None:
 def _check_text(out) -> None:
     # [B, width]: the end-of-text token's feature of each sequence
     assert tuple(out.shape) == (1, 32), f'text features {tuple(out.shape)}, not [1, 32]'
+
+
+def _check_vocabulary(out) -> None:
+    # [C, D]: one L2-normalised embedding per class (synonyms and templates folded in)
+    assert tuple(out.shape) == (2, 16), f'class embeddings {tuple(out.shape)}, not [2, 16]'
+    norms = out.norm(dim=-1)
+    assert torch.allclose(norms, torch.ones_like(norms), atol=1e-5), f'norms {norms.tolist()}'
+
+
+def _head_inputs():
+    from mmseg.registry import MODELS
+
+    torch.manual_seed(0)
+    backbone = MODELS.build(dict(type='GroupViT', **dict(_TEST_IMAGE, drop_path_rate=0.0)))
+    images = torch.randn(2, 3, 64, 80)
+    with torch.no_grad():
+        feats = backbone.eval()(images)
+    texts = torch.nn.functional.normalize(torch.randn(2, 32), dim=-1)  # 'cat', 'dog'
+    return (dict(feats, images=images, class_embeddings=texts),), {}
+
+
+def _check_head(out) -> None:
+    # [B, 1 + C_text, H, W] at the crop size: channel 0 is the 0/1 threshold background
+    assert tuple(out.shape) == (2, 3, 64, 80), f'logits {tuple(out.shape)}, not [2, 3, 64, 80]'
+    assert set(out[:, 0].unique().tolist()) <= {0.0, 1.0}, 'background channel is not 0/1'
+    fg = out[:, 1:]
+    assert (fg >= 0).all() and (fg <= 1).all(), 'foreground scores are not in [0, 1]'
 
 
 def _check_zero_shot(out) -> None:
@@ -98,12 +126,20 @@ _RUNNER = SimpleNamespace(
 def _hook_inputs():
     from mmseg.registry import MODELS
 
-    _RUNNER.model = MODELS.build(dict(type='GroupViTZeroShot', arch='GroupViT-test'))
+    from mmpat.models.groupvit import groupvit_zero_shot_cfg
+
+    _RUNNER.model = MODELS.build(groupvit_zero_shot_cfg('GroupViT-test'))
     return (_RUNNER,), {}
 
 
 def _check_hook(_) -> None:
     assert _RUNNER.model.class_names == ['background', 'cat']
+
+
+def _zero_shot_cfg() -> dict:
+    from mmpat.models.groupvit import groupvit_zero_shot_cfg
+
+    return groupvit_zero_shot_cfg('GroupViT-test', class_names=['background', 'cat', 'dog'])
 
 
 CASES = [
@@ -116,6 +152,38 @@ CASES = [
         check=_check_text,
     ),
     ModuleCase(
+        cfg=dict(
+            type='GroupViTTextEncoder',
+            width=32,
+            heads=2,
+            layers=2,
+            proj=dict(hidden_dim=32, out_dim=16),
+            templates=['a photo of a {}.', 'a picture of the {}.'],
+        ),
+        method='encode_vocabulary',
+        make_inputs=lambda: ((['cat', ['dog', 'puppy']],), {}),
+        check=_check_vocabulary,
+        id='GroupViTTextEncoder.encode_vocabulary',
+    ),
+    ModuleCase(
+        cfg=dict(
+            type='GroupViTZeroShotHead',
+            in_channels=64,
+            proj=dict(hidden_dim=64, out_dim=32),
+            num_classes=3,
+        ),
+        make_inputs=_head_inputs,
+        check=_check_head,
+    ),
+    ModuleCase(  # the GroupViT zero-shot segmentor: OpenVocabEncoderDecoder + the GroupViT parts
+        cfg=_zero_shot_cfg(),
+        method='encode_decode',
+        make_inputs=lambda: ((torch.randn(2, 3, 64, 64), []), {}),
+        backward=False,
+        check=_check_zero_shot,
+        id='OpenVocabEncoderDecoder[GroupViT]',
+    ),
+    ModuleCase(  # the deprecated alias building the same model
         cfg=dict(
             type='GroupViTZeroShot', arch='GroupViT-test', class_names=['background', 'cat', 'dog']
         ),

@@ -151,7 +151,7 @@ def test_missing_clip_file_is_a_clear_error(tmp_path):
     assert 'tools/model_converters/clip2mmpat.py' in message, message
 
 
-def test_main_config_follows_the_spec():
+def test_main_config_follows_the_documented_recipe():
     cfg = Config.fromfile(str(CONFIG))
     assert cfg.model.backbone.preset == cfg.model.text_encoder.preset == 'ViT-B-16'
     assert cfg.model.backbone.pretrained == cfg.model.text_encoder.pretrained == cfg.clip_weights

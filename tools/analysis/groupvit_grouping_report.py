@@ -47,7 +47,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', help='a GroupViTZeroShot / GroupViTPretrain config')
+    parser.add_argument(
+        'config', help='a GroupViT config (zero-shot segmentor or GroupViTPretrain)'
+    )
     parser.add_argument('checkpoint', help='weights (mmpat checkpoint, released .pth or HF)')
     parser.add_argument('--max-images', type=int, default=None, help='only the first N images')
     parser.add_argument('--json', action='store_true', help='print the report as JSON')
@@ -136,7 +138,8 @@ def report(model, dataloader, max_images: int | None = None) -> dict:
     meta = dict(dataloader.dataset.metainfo)
     classes = list(meta['classes'])
     model.set_vocabulary(classes)
-    offset = 1 if model.has_background else 0
+    head = model.decode_head  # GroupViTZeroShotHead: the protocol
+    offset = len(model.class_names) - len(model.text_class_names)  # 1: threshold background
     by_tokens = hasattr(model, 'token_projector')  # groups can be named by their tokens
     preds, oracles, gts, token_preds = [], [], [], []
     groups_used, object_ious, fg_pred, fg_true = [], [], [], []
@@ -157,16 +160,16 @@ def report(model, dataloader, max_images: int | None = None) -> dict:
         gt = sample.gt_sem_seg.data[0].cpu().numpy().astype(np.int64)
         with torch.no_grad():
             feats = model.extract_feat(inputs)
-            assign = model.group_assignment(feats, tuple(gt.shape))[0]
-            logits = model.decode_groups(feats, inputs.shape[2:])
-            logits = F.interpolate(logits, size=gt.shape, mode='bilinear', align_corners=False)
             text = model.class_embeddings
-            image_emb = F.normalize(model.img_projector(feats['pooled']), dim=-1)[0]
-            group_emb = F.normalize(model.img_projector(feats['tokens']), dim=-1)[0]
-            group_scores = model.group_class_scores(feats)[0].cpu().numpy()  # [S, C]
+            assign = head.group_assignment(feats, tuple(gt.shape))[0]
+            logits = head.decode_groups(feats, text, inputs.shape[2:])
+            logits = F.interpolate(logits, size=gt.shape, mode='bilinear', align_corners=False)
+            image_emb = F.normalize(head.img_projector(feats['pooled']), dim=-1)[0]
+            group_emb = F.normalize(head.img_projector(feats['tokens']), dim=-1)[0]
+            group_scores = head.group_class_scores(feats, text)[0].cpu().numpy()  # [S, C]
             if by_tokens:
-                named = model.decode_groups(
-                    feats, inputs.shape[2:], model.token_group_logits(feats)
+                named = head.decode_groups(
+                    feats, text, inputs.shape[2:], model.token_group_logits(feats)
                 )
                 named = F.interpolate(named, size=gt.shape, mode='bilinear', align_corners=False)
                 token_preds.append(named[0].argmax(dim=0).cpu().numpy())

@@ -13,10 +13,15 @@ Examples::
 
 The released files also hold the training config and optimizer state, which the safe loader
 refuses; pass ``--trust-checkpoint`` for files you trust. The output is
-``{'state_dict': ..., 'meta': ...}`` and is loadable with ``load_from=`` or ``pretrained=``
-of ``GroupViTZeroShot``. With ``--arch`` (default GroupViT-S) the shapes are checked against
-that architecture and a checkpoint of another variant is refused with the shapes listed.
-The work is done by :func:`mmpat.models.groupvit.convert_groupvit_state_dict`.
+``{'state_dict': ..., 'meta': ...}`` in the layout of the GroupViT zero-shot segmentor
+(``OpenVocabEncoderDecoder``: ``backbone.*``, ``text_encoder.*`` with its projector,
+``decode_head.*`` with the image projector and the temperatures), loadable with
+``load_from=``, as the checkpoint of ``tools/test.py`` / ``mmseg.apis.init_model``, or as the
+``pretrained=`` of the backbone, text encoder and head. A checkpoint of mmpat's former layout
+(projectors and temperatures at the top level) is rewritten to the current one. With ``--arch``
+(default GroupViT-S) the shapes are checked against that architecture and a checkpoint of
+another variant is refused with the shapes listed. The work is done by
+:func:`mmpat.models.groupvit.convert_groupvit_state_dict`.
 
 Vocabulary: GroupViT weights have none (one file serves the VOC, Context and COCO-Object
 configs). With ``--config`` the output's ``meta.dataset_meta`` holds the classes of that
@@ -60,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import mmpat  # noqa: F401  (registers the models)
     from mmpat.compat import load_checkpoint_file
+    from mmpat.models.groupvit import groupvit_zero_shot_cfg
     from mmpat.models.groupvit.convert import (
         check_groupvit_shapes,
         convert_groupvit_state_dict,
@@ -82,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         checkpoint = load_checkpoint_file(args.src, map_location='cpu')
         state_dict = convert_groupvit_state_dict(checkpoint)
         if not args.no_check:
-            model = MODELS.build(dict(type='GroupViTZeroShot', arch=args.arch))
+            model = MODELS.build(groupvit_zero_shot_cfg(args.arch))
             check_groupvit_shapes(model, state_dict, args.arch)
     except (FileNotFoundError, ValueError, KeyError, RuntimeError) as err:
         print(f'error: {err}', file=sys.stderr)

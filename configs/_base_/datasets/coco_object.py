@@ -1,6 +1,7 @@
 # COCO-Object (GroupViT protocol): COCO val2017, background + 80 things.
 # Data: python tools/dataset_converters/coco_object.py data/coco_stuff164k/annotations/val2017
-# The model decides the background by a threshold (spec: bg_thresh 0.95).
+# The model decides the background by a threshold (bg_thresh 0.95, the GroupViT authors' value;
+# docs/methods/groupvit.md).
 # Zero-shot evaluation only (no train split): short side 448 (scale (2048, 448), keep ratio); the
 # ground truth is loaded after Resize so it keeps its size.
 dataset_type = 'COCOObjectDataset'

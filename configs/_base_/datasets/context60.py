@@ -1,5 +1,6 @@
 # Context-60 (GroupViT protocol): PASCAL Context val, background + 59 classes.
-# Data: mmseg layout. GroupViT decides the background by a threshold (spec: bg_thresh 0.35).
+# Data: mmseg layout. GroupViT decides the background by a threshold (bg_thresh 0.35, the
+# GroupViT authors' value; docs/methods/groupvit.md).
 # Carries the Context zero-shot split (10 unseen of PC-59, background seen; MVP-SEG protocol).
 # Evaluation (training: context60_train.py): short side 448 (scale (2048, 448), keep ratio); the
 # ground truth is loaded after Resize so it keeps its size.

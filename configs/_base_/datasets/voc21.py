@@ -1,5 +1,6 @@
 # VOC-21 (GroupViT protocol): PASCAL VOC 2012 val, background + 20 ('table', 'plant', 'monitor').
-# Data: mmseg layout. The model decides the background by a threshold (spec: bg_thresh 0.95).
+# Data: mmseg layout. The model decides the background by a threshold (bg_thresh 0.95, the
+# GroupViT authors' value; docs/methods/groupvit.md).
 # Zero-shot evaluation only (no train split): short side 448 (scale (2048, 448), keep ratio); the
 # ground truth is loaded after Resize so it keeps its size.
 dataset_type = 'PascalVOC21Dataset'

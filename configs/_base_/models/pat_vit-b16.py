@@ -1,5 +1,5 @@
-# PAT (Feature Pyramid Tokenization, spec 3; docs/methods/pat.md) on a frozen CLIP ViT-B/16:
-# CLIPPyramid -> PyramidTokenizer (+ the shared TopDownFPN decoder) -> SemanticFusionHead
+# PAT (Feature Pyramid Tokenization, arXiv 2412.14145; docs/methods/pat.md) on a frozen CLIP
+# ViT-B/16: CLIPPyramid -> PyramidTokenizer (+ the shared TopDownFPN decoder) -> SemanticFusionHead
 # (semantic branch, the decode head) and PixelReconHead (pixel branch, an auxiliary head).
 # Weights: a local CLIP file (OpenAI ViT-B-16.pt, open_clip .bin/.safetensors, or the output of
 # tools/model_converters/clip2mmpat.py), the same file for the image and the text tower.

@@ -59,8 +59,9 @@ COCO_STUFF171_CLASSES: tuple[str, ...] = tuple(COCOStuffDataset.METAINFO['classe
 COCO_OBJECT80_CLASSES: tuple[str, ...] = COCO_STUFF171_CLASSES[:80]
 COCO_OBJECT81_CLASSES: tuple[str, ...] = (BACKGROUND,) + COCO_OBJECT80_CLASSES
 
-# Unseen classes of the transductive zero-shot setting (spec: MVP-SEG+ / MaskCLIP+), written
-# with the dataset's own class names (e.g. 'tvmonitor' for "tv monitor").
+# Unseen classes of the zero-shot splits used by the MaskCLIP+ and MVP-SEG(+) papers (also listed
+# in configs/mvp_seg/README.md), written with the dataset's own class names (e.g. 'tvmonitor' for
+# "tv monitor").
 UNSEEN_CLASSES: dict[str, tuple[str, ...]] = {
     'voc20': ('pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor'),
     'coco_stuff171': (

@@ -681,7 +681,7 @@ def generate_scenes(
     Args:
         out_dir: Output folder (the scenes root, e.g. ``data/scenes``).
         seed: Seed of every random choice (class split, layouts, colours, captions).
-        size: Image side in pixels (the spec's range is 64 to 128).
+        size: Image side in pixels (64 to 128 suits the tiny models; the configs use 96).
         num_pretrain: Images with captions of all classes.
         num_train: Images with label maps of seen classes only.
         num_val: Images with label maps of all classes.

@@ -1,13 +1,13 @@
 """``CLIPPyramid``: a frozen open_clip image tower giving a feature pyramid, the MaskCLIP dense
 embedding and the global image embedding in one pass.
 
-ViT presets (spec 3.1 and 2.1):
+ViT presets (``docs/methods/pat.md``, backbone; ``docs/methods/mvp_seg.md``, dense features):
 
 - ``'pyramid'``: the token maps after the blocks ``out_indices`` (1-based: block 12 of 12 is
   the last; 0 is the embedding after ``ln_pre``), each [B, C, h, w] with h = H // patch;
 - ``'dense'``: MaskCLIP's dense embedding [B, D, h, w] in text space, not normalised: the last
   block's value path without the q-k attention, ``x + out_proj(v(ln_1(x)))`` over the patch
-  tokens of the block's input ``x``, then ``ln_post`` and ``proj``. Our choice (spec 2.1):
+  tokens of the block's input ``x``, then ``ln_post`` and ``proj``. Our choice:
   MaskCLIP's v-only output, the last block's MLP residual skipped (config ``dense_mlp=False``;
   ``True`` adds it);
 - ``'global'``: open_clip's ``encode_image`` [B, D], not normalised.

@@ -1,6 +1,7 @@
 """mmpat decode heads."""
 
 from .dense_clip_head import DenseCLIPHead
+from .groupvit_zero_shot_head import GroupViTZeroShotHead
 from .multi_prompt_head import MultiPromptHead
 from .pixel_recon_head import PixelReconHead
 from .semantic_fusion_head import SemanticFusionHead
@@ -8,6 +9,7 @@ from .text_classifier_aspp_heads import TextClassifierASPPHead, TextClassifierSe
 
 __all__: list[str] = [
     'DenseCLIPHead',
+    'GroupViTZeroShotHead',
     'MultiPromptHead',
     'PixelReconHead',
     'SemanticFusionHead',

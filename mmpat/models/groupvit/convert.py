@@ -2,13 +2,21 @@
 
 Layouts:
 
-- released (spec 1.6): ``{'model': {img_encoder.*, text_encoder.*, img_projector.*,
-  text_projector.*, logit_scale, multi_label_logit_scale}}``; projector linears are Conv1d(k=1).
+- released (the authors' checkpoints): ``{'model': {img_encoder.*, text_encoder.*,
+  img_projector.*, text_projector.*, logit_scale, multi_label_logit_scale}}``; projector
+  linears are Conv1d(k=1).
 - HF: ``vision_model.*``, ``text_model.*``, ``visual_projection.{0,1,3}``,
   ``text_projection.{0,1,3}``, ``logit_scale``; separate q/k/v projections.
-- mmpat (``GroupViTZeroShot`` / ``GroupViTPretrain``): ``backbone.*`` (the released
-  ``img_encoder`` names), ``text_encoder.*``, ``img_projector.*``, ``text_projector.*`` (Linear),
-  ``logit_scale``, ``multi_label_logit_scale``.
+- mmpat (``OpenVocabEncoderDecoder`` with the ``GroupViT`` backbone, ``GroupViTTextEncoder``
+  and ``GroupViTZeroShotHead``; also ``GroupViTZeroShot`` / ``GroupViTPretrain``):
+  ``backbone.*`` (the released ``img_encoder`` names), ``text_encoder.*`` (the released names)
+  with ``text_encoder.projector.*`` (the released ``text_projector``, Linear),
+  ``decode_head.img_projector.*`` (Linear), ``decode_head.logit_scale``,
+  ``decode_head.multi_label_logit_scale``.
+- mmpat before the head existed (legacy): the projectors and the two scales at the top level
+  (``img_projector.*``, ``text_projector.*``, ``logit_scale``, ``multi_label_logit_scale``).
+  :func:`upgrade_legacy_keys` renames them; the segmentors do so on load, so old checkpoints
+  load with ``load_from=`` / ``init_model`` too.
 
 HF -> mmpat goes through the released layout (:func:`hf_to_released`).
 
@@ -19,19 +27,30 @@ given (``tools/model_converters/groupvit2mmpat.py --config``: the classes of tha
 dataset); without one, ``mmseg.apis.init_model`` / ``MMSegInferencer`` leave the model the
 classes of the test dataset of the config it is built from
 (:mod:`mmpat.models.segmentors.config_vocabulary`). ``pretrained=`` loading
-(:func:`load_groupvit_weights`) reads the weights only.
+(:func:`load_groupvit_weights`, :func:`load_groupvit_part`) reads the weights only.
 """
 
 from __future__ import annotations
 
 import math
+import os.path as osp
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 
 import torch
 from torch import Tensor, nn
 
 _PROJ = {'0': 'linear_hidden.0', '1': 'linear_hidden.1', '3': 'linear_out'}
+
+# Released (and legacy mmpat) names -> the mmpat layout, for the parts outside the encoders.
+_MOVED_PREFIXES = {
+    'img_projector.': 'decode_head.img_projector.',
+    'text_projector.': 'text_encoder.projector.',
+}
+_MOVED_KEYS = {
+    'logit_scale': 'decode_head.logit_scale',
+    'multi_label_logit_scale': 'decode_head.multi_label_logit_scale',
+}
 
 
 def _cat_qkv(sd: Mapping[str, Tensor], prefix: str, suffix: str) -> Tensor:
@@ -148,7 +167,7 @@ def _hf_text_key(key: str) -> str | None:
 
 
 def released_to_mmpat(released: Mapping[str, Tensor]) -> dict[str, Tensor]:
-    """Rename a released-layout state dict to mmpat (``img_encoder`` -> ``backbone``).
+    """Rename a released-layout state dict to mmpat (see the module docstring).
 
     A missing ``multi_label_logit_scale`` (HF dicts have none) is set to log(1/0.07), the
     paper's initial value.
@@ -157,18 +176,46 @@ def released_to_mmpat(released: Mapping[str, Tensor]) -> dict[str, Tensor]:
     for key, value in released.items():
         if key.startswith('img_encoder.'):
             key = 'backbone.' + key[len('img_encoder.') :]
-        elif key.startswith(('img_projector.', 'text_projector.')):
+        elif key.startswith(tuple(_MOVED_PREFIXES)):
             if value.dim() == 3 and key.endswith('.weight'):
                 value = value.squeeze(-1)
-        elif not key.startswith('text_encoder.') and key not in (
-            'logit_scale',
-            'multi_label_logit_scale',
-        ):
+            head = key.split('.', 1)[0] + '.'
+            key = _MOVED_PREFIXES[head] + key[len(head) :]
+        elif key in _MOVED_KEYS:
+            key = _MOVED_KEYS[key]
+        elif not key.startswith('text_encoder.'):
             raise KeyError(f'released GroupViT key {key!r} is not part of the model')
         out[key] = value
-    if 'logit_scale' in out and 'multi_label_logit_scale' not in out:
-        out['multi_label_logit_scale'] = torch.tensor(math.log(1 / 0.07))
+    if 'decode_head.logit_scale' in out and 'decode_head.multi_label_logit_scale' not in out:
+        out['decode_head.multi_label_logit_scale'] = torch.tensor(math.log(1 / 0.07))
     return out
+
+
+def upgrade_legacy_keys(state_dict: MutableMapping[str, Tensor], prefix: str = '') -> bool:
+    """Rename, in place, the keys of the legacy mmpat layout (projectors and scales at the top
+    level) to the current one; keys already in the current layout are left alone.
+
+    Args:
+        state_dict: A state dict (e.g. the one a segmentor's ``_load_from_state_dict`` gets).
+        prefix: The segmentor's prefix in ``state_dict`` ('' for a whole-model dict).
+
+    Returns:
+        bool: Whether a key was renamed.
+    """
+    renamed = False
+    for key in list(state_dict):
+        if not key.startswith(prefix):
+            continue
+        rest = key[len(prefix) :]
+        new = _MOVED_KEYS.get(rest)
+        if new is None:
+            head = rest.split('.', 1)[0] + '.'
+            if head in _MOVED_PREFIXES:
+                new = _MOVED_PREFIXES[head] + rest[len(head) :]
+        if new is not None and prefix + new not in state_dict:
+            state_dict[prefix + new] = state_dict.pop(key)
+            renamed = True
+    return renamed
 
 
 def convert_groupvit_state_dict(checkpoint: Mapping) -> dict[str, Tensor]:
@@ -197,20 +244,26 @@ def convert_groupvit_state_dict(checkpoint: Mapping) -> dict[str, Tensor]:
     if any(k.startswith('img_encoder.') for k in keys):
         return released_to_mmpat(sd)
     if any(k.startswith('backbone.') for k in keys):
-        return dict(sd)
+        sd = dict(sd)
+        upgrade_legacy_keys(sd)
+        return sd
     raise ValueError(
         'not a GroupViT checkpoint (expected keys img_encoder.* (released), vision_model.* '
         f'(HF) or backbone.* (mmpat)); first keys: {keys[:5]}'
     )
 
 
-def check_groupvit_shapes(model: nn.Module, state_dict: Mapping[str, Tensor], arch: str) -> None:
+def check_groupvit_shapes(
+    model: nn.Module, state_dict: Mapping[str, Tensor], arch: str, part: str | None = None
+) -> None:
     """Refuse a checkpoint of another GroupViT variant with a message listing the shapes.
 
     Args:
-        model: The mmpat model.
-        state_dict: mmpat-layout state dict.
+        model: The mmpat model (or one part of it).
+        state_dict: mmpat-layout state dict (of that part, without its prefix).
         arch: Name of the model's architecture (for the message).
+        part: What ``state_dict`` is when ``model`` is one part of a segmentor (for the
+            message, e.g. "the backbone of 'x.pth'"), None for a whole model.
 
     Raises:
         ValueError: Some parameters differ in shape, or are missing / unexpected.
@@ -224,7 +277,10 @@ def check_groupvit_shapes(model: nn.Module, state_dict: Mapping[str, Tensor], ar
     missing = [k for k in own if k not in state_dict and not k.endswith('num_batches_tracked')]
     unexpected = [k for k in state_dict if k not in own]
     if wrong or missing or unexpected:
-        lines = [f'checkpoint does not fit GroupViT arch {arch!r} (another variant?):']
+        if part is None:
+            lines = [f'checkpoint does not fit GroupViT arch {arch!r} (another variant?):']
+        else:
+            lines = [f'{part} does not fit the {arch} (another GroupViT variant?):']
         if wrong:
             lines += [f'{len(wrong)} shape mismatches:', *wrong[:10]]
         if missing:
@@ -262,7 +318,8 @@ def load_groupvit_weights(model: nn.Module, checkpoint: str | Mapping, arch: str
     """Load a GroupViT checkpoint (path or object, any supported layout) into ``model``.
 
     Args:
-        model: ``GroupViTZeroShot`` / ``GroupViTPretrain``.
+        model: A GroupViT segmentor (``OpenVocabEncoderDecoder`` with the GroupViT parts,
+            ``GroupViTZeroShot``, ``GroupViTPretrain``).
         checkpoint: Local file path or a loaded checkpoint object.
         arch: Model architecture name, for error messages.
 
@@ -277,3 +334,68 @@ def load_groupvit_weights(model: nn.Module, checkpoint: str | Mapping, arch: str
     state_dict = convert_groupvit_state_dict(checkpoint)
     check_groupvit_shapes(model, state_dict, arch)
     model.load_state_dict(state_dict, strict=False)
+
+
+# A converted checkpoint file being loaded part by part (the backbone, the text encoder and the
+# head of one config name the same file): converted once, each part's tensors removed as it
+# takes them, dropped when empty or when another file is read.
+_PART_CACHE: dict[tuple, dict[str, Tensor]] = {}
+
+
+def _file_key(path: str) -> tuple:
+    stat = osp.getsize(path), osp.getmtime(path)
+    return (osp.realpath(path), *stat)
+
+
+def groupvit_part_state_dict(checkpoint: str | Mapping, prefix: str) -> dict[str, Tensor]:
+    """The tensors of one part of a GroupViT checkpoint (any supported layout), mmpat names
+    without ``prefix``.
+
+    Args:
+        checkpoint: Local file path or a loaded checkpoint object.
+        prefix: The part: ``'backbone.'``, ``'text_encoder.'`` or ``'decode_head.'``.
+
+    Raises:
+        FileNotFoundError: The path does not exist.
+        ValueError: Unknown layout.
+    """
+    if not isinstance(checkpoint, str):
+        state = convert_groupvit_state_dict(checkpoint)
+        return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+    from mmpat.compat import load_checkpoint_file
+
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'GroupViT checkpoint {checkpoint!r} does not exist')
+    key = _file_key(checkpoint)
+    state = _PART_CACHE.get(key)
+    if state is None or not any(k.startswith(prefix) for k in state):
+        _PART_CACHE.clear()
+        state = convert_groupvit_state_dict(load_checkpoint_file(checkpoint, map_location='cpu'))
+        _PART_CACHE[key] = state
+    part = {k[len(prefix) :]: state.pop(k) for k in list(state) if k.startswith(prefix)}
+    if not state:
+        _PART_CACHE.clear()
+    return part
+
+
+def load_groupvit_part(module: nn.Module, checkpoint: str | Mapping, prefix: str) -> None:
+    """Load one part (backbone, text encoder or head) of a GroupViT checkpoint into ``module``.
+
+    Args:
+        module: The part (``GroupViT``, ``GroupViTTextEncoder``, ``GroupViTZeroShotHead``).
+        checkpoint: Local file path or a loaded checkpoint object (released, HF or mmpat).
+        prefix: The part's prefix in the mmpat layout (``'backbone.'``, ...).
+
+    Raises:
+        FileNotFoundError: The path does not exist.
+        ValueError: Unknown layout, or weights of another variant (shapes listed).
+    """
+    part = groupvit_part_state_dict(checkpoint, prefix)
+    source = repr(checkpoint) if isinstance(checkpoint, str) else 'the given checkpoint'
+    what = f'the {prefix[:-1]} of {source}'
+    try:
+        check_groupvit_shapes(module, part, type(module).__name__, part=what)
+    except ValueError:
+        _PART_CACHE.clear()  # the build stops here: the other parts will not be read
+        raise
+    module.load_state_dict(part, strict=False)

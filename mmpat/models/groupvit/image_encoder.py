@@ -1,6 +1,9 @@
 """GroupViT image encoder (hierarchical grouping ViT), registered as backbone ``GroupViT``.
 
-Spec section 1.1. Defaults are GroupViT-S. Our choices (config fields): ``gumbel=True``,
+GroupViT (Xu et al., CVPR 2022; ``docs/methods/groupvit.md``). Defaults are GroupViT-S. Its
+output dict is what ``GroupViTZeroShotHead`` reads under ``OpenVocabEncoderDecoder`` (the
+group tokens, the grouping assignments, the token grid and the mean of the groups, which the
+head projects into the image embedding). Our choices (config fields): ``gumbel=True``,
 ``hard_assignment=True``, ``gumbel_tau=1.0``, ``assign_eps=1.0`` (all as the paper), and the
 position embedding is bicubic-interpolated (``align_corners=False``) whenever the token grid
 differs from the pretraining grid, so any input size works.
@@ -198,8 +201,10 @@ class GroupViT(BaseModule):
         gumbel_tau (float): Gumbel temperature.
         assign_eps (float): Assignment normaliser epsilon.
         stem (dict, optional): ``dict(channels=..., strides=...)`` for a :class:`ConvStem`
-            instead of the linear patchify (spec: None); the strides multiply to
+            instead of the linear patchify (the paper's: None); the strides multiply to
             ``patch_size``.
+        pretrained (str, optional): A GroupViT checkpoint (released ``.pth``, HF state dict or
+            mmpat checkpoint) whose image encoder is loaded.
         init_cfg (dict, optional): mmengine init config.
     """
 
@@ -222,6 +227,7 @@ class GroupViT(BaseModule):
         gumbel_tau: float = 1.0,
         assign_eps: float = 1.0,
         stem: dict | None = None,
+        pretrained: str | None = None,
         init_cfg: dict | None = None,
     ) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -289,6 +295,10 @@ class GroupViT(BaseModule):
                 out_index += 1
         self.norm = nn.LayerNorm(embed_dim)
         self.apply(self._init_linear)
+        if pretrained is not None:
+            from .convert import load_groupvit_part
+
+            load_groupvit_part(self, pretrained, 'backbone.')
 
     @staticmethod
     def _init_linear(module: nn.Module) -> None:

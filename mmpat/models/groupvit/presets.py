@@ -1,13 +1,19 @@
 """GroupViT architecture presets (image encoder, text encoder, projectors).
 
-``GroupViT-S`` is the architecture of both released models (spec section 1.1/1.2).
-``GroupViT-tiny`` is for the offline scenes (96 px images, CPU training in minutes);
-``GroupViT-test`` builds in milliseconds for unit tests.
+``GroupViT-S`` is the architecture of both released models (GroupViT, Xu et al., CVPR 2022;
+see ``docs/methods/groupvit.md``). ``GroupViT-tiny`` is for the offline scenes (96 px images,
+CPU training in minutes); ``GroupViT-test`` builds in milliseconds for unit tests.
+
+:func:`groupvit_zero_shot_cfg` writes the zero-shot segmentor of a preset as a model config:
+``OpenVocabEncoderDecoder`` with the ``GroupViT`` backbone, ``GroupViTTextEncoder`` and
+``GroupViTZeroShotHead`` (what ``configs/_base_/models/groupvit-s.py`` spells out for
+GroupViT-S).
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import Any
 
 GROUPVIT_PRESETS: dict[str, dict[str, Any]] = {
@@ -88,3 +94,73 @@ def get_groupvit_preset(arch: str | dict[str, Any]) -> dict[str, Any]:
             raise KeyError(f'GroupViT arch part {part!r} unknown; use image, text or proj')
         preset[part].update(values)
     return preset
+
+
+IMAGENET_PREPROCESSOR = dict(
+    type='SegDataPreProcessor',
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    bgr_to_rgb=True,
+    pad_val=0,
+    seg_pad_val=255,
+)
+
+
+def groupvit_zero_shot_cfg(
+    arch: str | dict[str, Any] = 'GroupViT-S',
+    *,
+    backbone: dict | None = None,
+    class_names: Sequence | None = None,
+    templates: Sequence[str] = ('a photo of a {}.',),
+    bg_thresh: float = 0.95,
+    topk: int = 5,
+    align_corners: bool = False,
+    pretrained: str | None = None,
+    data_preprocessor: dict | None = None,
+    train_cfg: dict | None = None,
+    test_cfg: dict | None = None,
+    init_cfg: dict | None = None,
+) -> dict[str, Any]:
+    """The GroupViT zero-shot segmentor of a preset, as an ``OpenVocabEncoderDecoder`` config.
+
+    Args:
+        arch: Preset name or dict (see :func:`get_groupvit_preset`).
+        backbone: Overrides of the image encoder arguments (e.g. ``stem``).
+        class_names: Vocabulary (None: set later); a first 'background' class is decided by
+            ``bg_thresh``, not text-encoded.
+        templates: Prompt templates.
+        bg_thresh, topk, align_corners: ``GroupViTZeroShotHead`` arguments.
+        pretrained: A GroupViT checkpoint (the segmentor's ``pretrained``: every part loads
+            its share of it).
+        data_preprocessor: Default ImageNet mean/std, RGB.
+        train_cfg, test_cfg, init_cfg: Segmentor arguments (``test_cfg`` default whole).
+
+    Returns:
+        dict: A model config (deep copies, safe to modify).
+    """
+    preset = get_groupvit_preset(arch)
+    image = dict(preset['image'], **copy.deepcopy(backbone or {}))
+    return dict(
+        type='OpenVocabEncoderDecoder',
+        data_preprocessor=copy.deepcopy(data_preprocessor or IMAGENET_PREPROCESSOR),
+        backbone=dict(type='GroupViT', **image),
+        text_encoder=dict(
+            type='GroupViTTextEncoder',
+            **preset['text'],
+            proj=dict(preset['proj']),
+        ),
+        decode_head=dict(
+            type='GroupViTZeroShotHead',
+            in_channels=image.get('embed_dim', 384),
+            proj=dict(preset['proj']),
+            bg_thresh=bg_thresh,
+            topk=topk,
+            align_corners=align_corners,
+        ),
+        class_names=copy.deepcopy(class_names),
+        templates=list(templates),
+        pretrained=pretrained,
+        train_cfg=copy.deepcopy(train_cfg or {}),
+        test_cfg=copy.deepcopy(test_cfg or dict(mode='whole')),
+        init_cfg=init_cfg,
+    )

@@ -1,4 +1,4 @@
-"""GroupViT projector: Linear -> BatchNorm1d -> ReLU -> Linear (spec section 1.2).
+"""GroupViT projector: Linear -> BatchNorm1d -> ReLU -> Linear (GroupViT, Xu et al., CVPR 2022).
 
 The released checkpoints store the two linear layers as Conv1d(k=1); the converter squeezes
 their weights. Names follow them: ``linear_hidden.{0,1}``, ``linear_out``.

@@ -1,8 +1,14 @@
-"""GroupViT text encoder: CLIP-style causal transformer pooled at the EOT token.
+"""GroupViT's text transformer: CLIP-style, causal, pooled at the end-of-text (EOT) token.
 
-Spec section 1.2 (width 256, 12 layers, 4 heads, QuickGELU, pre-LN, context 77, CLIP BPE).
-Tokenisation uses ``open_clip``'s bundled BPE (no downloads). Parameter names follow the
-released checkpoints (``transformer.resblocks.{i}.attn.in_proj_weight``, ``ln_final``, ...).
+GroupViT-S (Xu et al., CVPR 2022): width 256, 12 layers, 4 heads, QuickGELU, pre-LN, context
+77, CLIP's BPE (see ``docs/methods/groupvit.md``). Tokenisation uses ``open_clip``'s bundled BPE
+(no downloads). Parameter names follow the released checkpoints
+(``transformer.resblocks.{i}.attn.in_proj_weight``, ``ln_final``, ...).
+
+:class:`GroupViTTextTransformer` is the transformer alone (features of the EOT token, before
+the projection into the joint image-text space). The registered text encoder, with its
+projector and the vocabulary encoding, is
+:class:`mmpat.models.text_encoders.GroupViTTextEncoder`.
 """
 
 from __future__ import annotations
@@ -12,7 +18,6 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
-from mmseg.registry import MODELS
 from torch import Tensor, nn
 
 
@@ -92,8 +97,7 @@ class _Transformer(nn.Module):
         return x
 
 
-@MODELS.register_module()
-class GroupViTTextEncoder(BaseModule):
+class GroupViTTextTransformer(BaseModule):
     """Causal text transformer pooled at the EOT token (defaults: GroupViT-S).
 
     Args:

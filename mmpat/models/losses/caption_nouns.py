@@ -1,4 +1,4 @@
-"""Dependency-free noun extraction from captions, and multi-label prompts (GroupViT 1.3).
+"""Dependency-free noun extraction from captions, and GroupViT's multi-label prompts.
 
 The reference code uses a POS tagger; mmpat needs no downloads, so this is a small built-in
 heuristic (our choice, documented and tested):

@@ -21,7 +21,7 @@ things share a group; it is the information about what the tokens name that the 
 loses. Splitting tokens that name alike (e.g. background) neither costs nor gains, so it does
 not ask for more groups than there are things to tell apart.
 
-Off by default (the spec recipe is exact); ``GroupViTPretrain(group_purity_loss=dict(
+Off by default (the paper's recipe stays exact); ``GroupViTPretrain(group_purity_loss=dict(
 type='GroupPurityLoss'))`` turns it on (with ``token_text_loss``, which trains the token
 projector).
 """

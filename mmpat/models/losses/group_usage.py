@@ -4,7 +4,7 @@ Trained from scratch on small data (the generated scenes, CPU budgets), GroupViT
 degenerate solution: every token of every image is assigned to ONE group, the image embedding
 becomes a global average, and zero-shot segmentation labels the whole image with one class
 (measured: 15-16 / 4 groups in use at initialisation, 1 / 1 after 500 iterations). The released
-models, trained on 26M pairs, do not need this, so the spec recipe keeps it off (weight 0).
+models, trained on 26M pairs, do not need this, so it is off by default (the paper's recipe).
 
 For a grouping stage with soft assignment ``A`` [B, S, N] (softmax over the S groups) this
 loss is the negative mutual information between tokens and groups within each image, as in

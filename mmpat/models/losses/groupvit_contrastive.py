@@ -1,4 +1,6 @@
-"""GroupViT image-text contrastive losses with a differentiable all-gather (spec 1.3).
+"""GroupViT image-text contrastive losses with a differentiable all-gather.
+
+The paper's training losses (``docs/methods/groupvit.md``):
 
 - ``L_itc = 1/2 [CE(s z_I Z_T^T, y) + CE(s z_T Z_I^T, y)]``;
 - multi-label (K prompts per image): image->prompts soft-target CE (1/K on its own K prompts),
@@ -26,8 +28,8 @@ class GroupViTContrastiveLoss(nn.Module):
     """Image-text contrastive loss, optionally with the multi-label (prompt) term.
 
     Args:
-        multi_label_weight (float): Weight of ``L_ml`` (spec: 1.0).
-        max_logit_scale (float): Clamp of ``exp(logit_scale)`` (spec: 100).
+        multi_label_weight (float): Weight of ``L_ml`` (1.0, as the paper).
+        max_logit_scale (float): Clamp of ``exp(logit_scale)`` (100, as CLIP).
         loss_name (str): Prefix of the returned loss keys.
     """
 

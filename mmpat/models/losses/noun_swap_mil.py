@@ -15,7 +15,7 @@ each prompt p of image b with its swaps ``w_1..w_M``, the loss is the cross-entr
 :func:`mmpat.models.losses.caption_nouns.noun_swaps` (nouns of the same caption and generic
 nouns such as "object" are never used: they may be true of the image).
 
-Off by default (the spec recipe is exact); ``GroupViTPretrain(noun_swap_loss=dict(
+Off by default (the paper's recipe stays exact); ``GroupViTPretrain(noun_swap_loss=dict(
 type='NounSwapMILLoss'))`` turns it on.
 """
 

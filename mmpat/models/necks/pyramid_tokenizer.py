@@ -1,4 +1,4 @@
-"""``PyramidTokenizer``: PAT's hierarchical codebook tokenizer (spec 3.2, ``docs/methods/pat.md``).
+"""``PyramidTokenizer``: PAT's hierarchical codebook tokenizer (``docs/methods/pat.md``).
 
 A frozen VLM's feature pyramid becomes, per level, a map of discrete "meta semantic tokens":
 
@@ -41,7 +41,7 @@ class PyramidTokenizer(BaseModule):
             coarse (one per level; ``CLIPPyramid.out_channels``).
         codebook_sizes (Sequence[int]): Codes per level, fine to coarse. Default
             (1024, 512, 256, 128).
-        code_dim (int): Dimension of the lookup (spec default 256; improved VQGAN uses 8-32).
+        code_dim (int): Dimension of the lookup (our default 256; improved VQGAN uses 8-32).
         rescales (Sequence[float]): Resampling of each level's grid. Default (4, 2, 1, 0.5).
         rescale_mode (str): Upsampling of the levels, ``'deconv'`` (default) or
             ``'bilinear'`` (see :func:`build_rescale`).

@@ -1,5 +1,5 @@
-"""``TopDownFPN``: a top-down FPN over a pyramid; PAT's shared decoder of both branches (spec
-3.3) and the pyramid decoder of ``SemanticFusionHead``."""
+"""``TopDownFPN``: a top-down FPN over a pyramid; PAT's shared decoder of both branches
+(``docs/methods/pat.md``) and the pyramid decoder of ``SemanticFusionHead``."""
 
 from __future__ import annotations
 

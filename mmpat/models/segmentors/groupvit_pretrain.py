@@ -1,11 +1,15 @@
-"""Text-supervised GroupViT training on image-caption pairs (spec 1.3), zero-shot for val/test.
+"""Text-supervised GroupViT training on image-caption pairs, zero-shot for val/test.
+
+The losses of GroupViT (Xu et al., CVPR 2022; docs/methods/groupvit.md) and ours.
 
 Inputs come from ``ImageCaptionDataset`` + ``PackImageCaption``: images [B, 3, H, W] and
 ``SegDataSample`` s whose metainfo holds ``caption`` (one str). Training uses hard Gumbel
 assignments (the backbone in train mode); validation/test run the zero-shot protocol of
-:class:`GroupViTZeroShot` with the vocabulary of the val dataset (VocabularyHook).
+``GroupViTZeroShotHead`` (the model is a :class:`GroupViTZeroShot`: an
+``OpenVocabEncoderDecoder`` with the GroupViT parts) with the vocabulary of the val dataset
+(``EvalVocabularyHook``).
 
-Our choices (config fields): ``num_prompts`` K (spec: 3 for GCC+YFCC, 0 for GCC+RedCaps),
+Our choices (config fields): ``num_prompts`` K (the paper: 3 for GCC+YFCC, 0 for GCC+RedCaps),
 ``prompt_templates='imagenet'`` (the 80 CLIP ImageNet templates), nouns from the built-in
 heuristic :func:`mmpat.models.losses.extract_nouns`, ``seed`` for the prompt sampler, and
 ``group_loss`` (default None: the paper's losses only), an optional regulariser on the grouping
@@ -88,31 +92,33 @@ class GroupViTPretrain(GroupViTZeroShot):
         num_prompts (int): K noun prompts per image for the multi-label loss (0: ITC only).
         prompt_templates (str | Sequence[str]): Template set name or templates for prompts.
         noun_phrases (bool): Prompts from nouns with their leading adjectives ("red circle")
-            instead of bare nouns (spec: False).
+            instead of bare nouns (the paper's: False).
         loss (dict): Loss config (default ``GroupViTContrastiveLoss``).
         group_loss (dict, optional): Loss on the soft assignments of the grouping stages
-            (e.g. ``dict(type='GroupUsageLoss', loss_weight=0.5)``); None (spec) for none.
+            (e.g. ``dict(type='GroupUsageLoss', loss_weight=0.5)``); None (as the paper) for
+            none.
         group_text_loss (dict, optional): Loss between the K noun prompts and the projected
             final groups (e.g. ``dict(type='GroupTextMILLoss')``, temperature
-            ``multi_label_logit_scale``); needs ``num_prompts > 0``. None (spec) for none.
+            ``multi_label_logit_scale``); needs ``num_prompts > 0``. None (as the paper) for
+            none.
         token_text_loss (dict, optional): The same kind of loss between the K noun prompts and
             the projected image tokens before the first grouping block (e.g.
             ``dict(type='GroupTextMILLoss', loss_name='loss_token_text')``); needs
-            ``num_prompts > 0``. None (spec) for none.
+            ``num_prompts > 0``. None (as the paper) for none.
         noun_swap_loss (dict, optional): ``dict(type='NounSwapMILLoss', num_swaps=M)``: the
             noun prompts against noun-swapped copies on the best projected token (shares
-            ``token_projector``); needs ``num_prompts > 0``. None (spec) for none.
+            ``token_projector``); needs ``num_prompts > 0``. None (as the paper) for none.
         group_noun_swap_loss (dict, optional): The same kind of loss on the projected final
             groups holding a token (e.g. ``dict(type='NounSwapMILLoss', num_swaps=M,
             loss_name='loss_group_noun_swap')``); shares the swapped prompts, so M must equal
-            ``noun_swap_loss``'s when both are set. None (spec) for none.
+            ``noun_swap_loss``'s when both are set. None (as the paper) for none.
         group_segment_loss (dict, optional): ``dict(type='GroupSegmentConsistencyLoss')``:
             each final group follows the prompt distribution of its segment's projected tokens
             (the teacher: needs ``token_text_loss``, which trains the token projector). None
-            (spec) for none.
+            (as the paper) for none.
         group_purity_loss (dict, optional): ``dict(type='GroupPurityLoss')``: the final groups
             hold tokens whose projected embeddings name alike (gradient to the grouping only;
-            needs ``token_text_loss``). None (spec) for none.
+            needs ``token_text_loss``). None (as the paper) for none.
         group_text_select (str): How ``group_text_loss`` picks each prompt's group in its own
             image: ``'embedding'`` (the group embedding's best match) or ``'segment'`` (the
             group whose pixels name the prompt most, by ``group_segment_loss``'s teacher; a

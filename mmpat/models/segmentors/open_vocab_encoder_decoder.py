@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import itertools
 from collections.abc import Sequence
 
 import torch
@@ -13,6 +15,29 @@ from torch import Tensor
 from mmpat.utils.vocabulary import parse_vocabulary, primary_name
 
 from .config_vocabulary import ConfigVocabularyMixin
+
+
+def _share_pretrained(cfg, pretrained: str | None):
+    """``cfg`` with ``pretrained`` set when its class shares the segmentor's checkpoint
+    (``shares_segmentor_pretrained = True``) and it names none (lists: each entry)."""
+    if pretrained is None or cfg is None:
+        return cfg
+    if isinstance(cfg, (list, tuple)):
+        return [_share_pretrained(item, pretrained) for item in cfg]
+    kind = cfg.get('type')
+    cls = MODELS.get(kind) if isinstance(kind, str) else kind
+    if getattr(cls, 'shares_segmentor_pretrained', False) and cfg.get('pretrained') is None:
+        cfg = copy.deepcopy(cfg)
+        cfg['pretrained'] = pretrained
+    return cfg
+
+
+def _version(tensor: Tensor) -> int:
+    """In-place modification counter (an inference-mode tensor, which has none, gives -1)."""
+    try:
+        return tensor._version
+    except RuntimeError:
+        return -1
 
 
 @MODELS.register_module()
@@ -33,8 +58,24 @@ class OpenVocabEncoderDecoder(ConfigVocabularyMixin, EncoderDecoder):
     ``bind_text_encoder(encoder)`` (called once at build), ``check_vocabulary(names, encoder)``
     (called by :meth:`set_vocabulary`, to refuse a vocabulary early) and
     ``uses_class_embeddings = False`` (skips the template encoding).
+
+    A head that decides some classes without text (``GroupViTZeroShotHead``: a leading
+    'background' comes from a threshold) defines ``text_classes(names) -> entries``: only those
+    entries are encoded (:attr:`text_class_names`; ``class_embeddings`` then has fewer rows than
+    ``num_classes``). A head may also define ``upgrade_state_dict(state_dict, prefix)``, called
+    when a checkpoint is loaded into the segmentor, to rename the keys of an older layout.
+
+    The class embeddings are re-encoded when the text encoder's weights change after the
+    vocabulary was set (a checkpoint loaded, a trained text encoder): :attr:`class_embeddings`
+    always matches the current weights.
+
     A backbone that returns a tuple of maps (mmseg's ResNet) is passed on as
     ``{'features': maps}``.
+
+    ``pretrained`` is mmseg's: the backbone's weights file, which ``mmseg.apis.init_model``
+    clears before loading a checkpoint. A text encoder or head whose class sets
+    ``shares_segmentor_pretrained = True`` (GroupViT's: one checkpoint holds every part) gets
+    it too, unless its config names a file itself.
 
     A neck may add its own training losses and statistics: when it has a
     ``log_vars(outputs) -> dict`` method (e.g. ``PyramidTokenizer``: ``loss_vq``, codebook
@@ -54,6 +95,8 @@ class OpenVocabEncoderDecoder(ConfigVocabularyMixin, EncoderDecoder):
             mmseg's Cityscapes default): see :mod:`.config_vocabulary`.
         templates (str | Sequence[str], optional): Prompt templates for the text encoder
             (None: the encoder's default).
+        pretrained (str, optional): Weights file of the backbone (and of the parts that share
+            it, see above).
         neck, auxiliary_head, train_cfg, test_cfg, data_preprocessor, init_cfg: As in mmseg.
     """
 
@@ -75,6 +118,11 @@ class OpenVocabEncoderDecoder(ConfigVocabularyMixin, EncoderDecoder):
     ) -> None:
         # mmseg reads test_cfg.mode: accept plain dicts too (built from Python, not a config).
         test_cfg = ConfigDict(test_cfg) if test_cfg is not None else None
+        if pretrained is not None:  # mmseg sets backbone.pretrained (an attribute)
+            backbone = ConfigDict(backbone)
+        text_encoder = _share_pretrained(text_encoder, pretrained)
+        decode_head = _share_pretrained(decode_head, pretrained)
+        auxiliary_head = _share_pretrained(auxiliary_head, pretrained)
         super().__init__(
             backbone=backbone,
             decode_head=decode_head,
@@ -90,7 +138,9 @@ class OpenVocabEncoderDecoder(ConfigVocabularyMixin, EncoderDecoder):
         self.text_encoder = MODELS.build(text_encoder)
         self.templates = templates
         self.class_names: list[str | list[str]] = []
-        self.register_buffer('class_embeddings', torch.empty(0), persistent=False)
+        self.text_class_names: list[str | list[str]] = []
+        self.register_buffer('_class_embeddings', torch.empty(0), persistent=False)
+        self._encoded_version: tuple | None = None
         self._prompt_cache: tuple[tuple, Tensor] | None = None
         for head in self._heads():
             bind = getattr(head, 'bind_text_encoder', None)
@@ -117,24 +167,22 @@ class OpenVocabEncoderDecoder(ConfigVocabularyMixin, EncoderDecoder):
             ValueError: Empty or one-class vocabulary, or duplicate class names.
         """
         names = parse_vocabulary(class_names)
+        for head in self._heads():
+            check = getattr(head, 'check_vocabulary', None)
+            if check is not None:
+                check(names, self.text_encoder)
         if len(names) < 2:
             raise ValueError(
                 f'The vocabulary {[primary_name(n) for n in names]} has one class: every pixel '
                 "would be that class. Give at least two classes (e.g. add 'background')."
             )
-        for head in self._heads():
-            check = getattr(head, 'check_vocabulary', None)
-            if check is not None:
-                check(names, self.text_encoder)
-        if templates is not None:
-            self.templates = templates
-        device = next(self.parameters()).device
-        if any(getattr(head, 'uses_class_embeddings', True) for head in self._heads()):
-            with torch.no_grad():
-                embeddings = self.text_encoder.encode_vocabulary(names, templates=self.templates)
-            self.class_embeddings = embeddings.to(device)
-        else:
-            self.class_embeddings = torch.zeros(len(names), 0, device=device)
+        templates = self.templates if templates is None else templates
+        entries = self._text_classes(names)
+        embeddings = self._encode(entries, templates)
+        self.templates = templates
+        self.text_class_names = entries
+        self._class_embeddings = embeddings
+        self._encoded_version = self._text_weights_version()
         self.class_names = names
         self._prompt_cache = None
         num_classes = len(names)
@@ -142,6 +190,55 @@ class OpenVocabEncoderDecoder(ConfigVocabularyMixin, EncoderDecoder):
         for head in self._heads():
             head.num_classes = head.out_channels = num_classes
         self._record_vocabulary(names, palette)
+
+    def _text_classes(self, names: list) -> list:
+        """The entries to text-encode: what the heads' ``text_classes`` say (they must agree),
+        else all."""
+        chosen = None
+        for head in self._heads():
+            select = getattr(head, 'text_classes', None)
+            if select is None:
+                continue
+            entries = list(select(names))
+            if chosen is not None and entries != chosen:
+                raise ValueError(
+                    'the heads disagree on which classes to text-encode '
+                    f'({chosen} vs {entries} by {type(head).__name__})'
+                )
+            chosen = entries
+        return list(names) if chosen is None else chosen
+
+    def _text_weights_version(self) -> tuple:
+        """Changes whenever a text encoder parameter or buffer (e.g. BatchNorm statistics) is
+        replaced or modified in place: a checkpoint loaded, an optimizer step. (mmengine's DDP
+        wrapper does not rewrite buffers at each step: ``broadcast_buffers=False``.)"""
+        tensors = itertools.chain(self.text_encoder.parameters(), self.text_encoder.buffers())
+        return tuple((t.data_ptr(), _version(t)) for t in tensors)
+
+    def _encode(self, entries: list, templates) -> Tensor:
+        """Embeddings [len(entries), D] with the current text encoder weights (no autograd)."""
+        device = next(self.parameters()).device
+        if not any(getattr(head, 'uses_class_embeddings', True) for head in self._heads()):
+            return torch.zeros(len(entries), 0, device=device)
+        with torch.no_grad():
+            embeddings = self.text_encoder.encode_vocabulary(entries, templates=templates)
+        return embeddings.to(device)
+
+    @property
+    def class_embeddings(self) -> Tensor:
+        """Embeddings [C_text, D] of :attr:`text_class_names` (L2-normalised; empty without a
+        vocabulary), re-encoded first if the text encoder's weights changed since."""
+        if self.class_names and self._encoded_version != self._text_weights_version():
+            self._class_embeddings = self._encode(self.text_class_names, self.templates)
+            self._encoded_version = self._text_weights_version()
+        return self._class_embeddings
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        for head in self._heads():
+            upgrade = getattr(head, 'upgrade_state_dict', None)
+            if upgrade is not None:
+                upgrade(state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def _check_levels(self) -> None:
         levels = getattr(self.neck, 'num_levels', None) if self.with_neck else None

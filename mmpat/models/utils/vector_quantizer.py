@@ -1,6 +1,6 @@
 """``EMAVectorQuantizer``: cosine-similarity vector quantisation with EMA codebook updates.
 
-The building block of PAT's tokenizer (``docs/methods/pat.md``; spec 3.2 and 3.5). One codebook of
+The building block of PAT's tokenizer (``docs/methods/pat.md``, neck). One codebook of
 ``num_codes`` unit vectors of ``dim`` dimensions:
 
 - lookup: the nearest code of an L2-normalised latent by cosine similarity, found by matrix

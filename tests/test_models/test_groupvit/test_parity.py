@@ -11,6 +11,7 @@ from mmseg.registry import MODELS
 from mmpat.models.groupvit import (
     check_groupvit_shapes,
     convert_groupvit_state_dict,
+    groupvit_zero_shot_cfg,
     hf_to_released,
     load_groupvit_weights,
 )
@@ -32,7 +33,7 @@ SMALL_ARCH = dict(
     proj=dict(hidden_dim=64, out_dim=32),
 )
 
-# Key patterns of the released checkpoints (spec section 1.6).
+# Key patterns of the released checkpoints (docs/methods/groupvit.md, released checkpoints).
 RELEASED_PATTERNS = [
     r'img_encoder\.(pos_embed|patch_embed\.(proj|norm)\.\w+|norm\.\w+)',
     r'img_encoder\.layers\.\d\.group_token',
@@ -95,7 +96,7 @@ def inputs(seed: int = 1, size=(224, 224)):
 
 
 def build(arch):
-    return MODELS.build(dict(type='GroupViTZeroShot', arch=arch)).eval()
+    return MODELS.build(groupvit_zero_shot_cfg(arch)).eval()
 
 
 def compare(hf, model, size=(224, 224)):
@@ -105,8 +106,8 @@ def compare(hf, model, size=(224, 224)):
         hf_txt = hf.get_text_features(input_ids=tokens).pooler_output
         hf_groups = hf.vision_model(pixel_values=images, output_attentions=True).attentions
         feats = model.backbone(images)
-        img = model.img_projector(feats['pooled'])
-        txt = model.text_projector(model.text_encoder(tokens))
+        img = model.decode_head.img_projector(feats['pooled'])
+        txt = model.text_encoder.projector(model.text_encoder(tokens))
     assert (img - hf_img).abs().max() < 1e-4
     assert (txt - hf_txt).abs().max() < 1e-4
     assert len(hf_groups) == len(feats['soft_assigns'])
@@ -131,7 +132,7 @@ def test_small_parity(small_hf, layout):
         checkpoint = hf_sd
     model = build(SMALL_ARCH)
     load_groupvit_weights(model, checkpoint, 'small')
-    assert torch.equal(model.logit_scale, small_hf.logit_scale)
+    assert torch.equal(model.decode_head.logit_scale, small_hf.logit_scale)
     compare(small_hf, model)
 
 

@@ -1,4 +1,5 @@
-"""GroupViTZeroShot against a straightforward re-implementation of spec section 1.5."""
+"""GroupViT's zero-shot protocol (``GroupViTZeroShotHead`` under ``OpenVocabEncoderDecoder``)
+against a straightforward re-implementation of it (docs/methods/groupvit.md)."""
 
 from __future__ import annotations
 
@@ -11,30 +12,32 @@ from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
+from mmpat.models.groupvit import groupvit_zero_shot_cfg
+
 CLASSES = ['background', 'cat', 'dog', 'sky', 'grass', 'car', 'tree', 'road']
 
 
 def build(class_names=CLASSES, bg_thresh=0.95, test_cfg=None, templates=('a photo of a {}.',)):
     torch.manual_seed(0)
     model = MODELS.build(
-        dict(
-            type='GroupViTZeroShot',
-            arch='GroupViT-test',
+        groupvit_zero_shot_cfg(
+            'GroupViT-test',
             class_names=class_names,
             bg_thresh=bg_thresh,
             templates=templates,
             test_cfg=test_cfg or dict(mode='whole'),
         )
     )
+    head, text = model.decode_head, model.text_encoder
     with torch.no_grad():  # make the class scores spread out (random init gives near-ties)
-        model.logit_scale.fill_(math.log(100.0))
-        for bn in (model.img_projector.linear_hidden[1], model.text_projector.linear_hidden[1]):
+        head.logit_scale.fill_(math.log(100.0))
+        for bn in (head.img_projector.linear_hidden[1], text.projector.linear_hidden[1]):
             bn.running_var.fill_(0.05)
     return model.eval()
 
 
 def reference_crop(model, crop, names, bg_thresh, templates):
-    """Spec 1.5 for one crop [1, 3, H, W], written plainly."""
+    """The protocol for one crop [1, 3, H, W], written plainly."""
     has_bg = names[0] == 'background'
     fg_names = names[1:] if has_bg else names
     with torch.no_grad():
@@ -50,18 +53,20 @@ def reference_crop(model, crop, names, bg_thresh, templates):
         # 2. hard grouping of each pixel
         group_of_pixel = grid.argmax(dim=0)
         # 3. embeddings
-        G = F.normalize(model.img_projector(feats['tokens'][0]), dim=-1)
-        a = F.normalize(model.img_projector(feats['pooled'])[0], dim=-1)
+        img_projector = model.decode_head.img_projector
+        G = F.normalize(img_projector(feats['tokens'][0]), dim=-1)
+        a = F.normalize(img_projector(feats['pooled'])[0], dim=-1)
         rows = []
         for name in fg_names:
             embs = []
             for t in templates:
                 tok = model.text_encoder.tokenize([t.format(name)])
-                embs.append(F.normalize(model.text_projector(model.text_encoder(tok))[0], dim=-1))
+                text = model.text_encoder.projector(model.text_encoder(tok))
+                embs.append(F.normalize(text[0], dim=-1))
             rows.append(F.normalize(torch.stack(embs).mean(0), dim=-1))
         T = torch.stack(rows)
         # 4.
-        s = min(model.logit_scale.exp().item(), 100.0)
+        s = min(model.decode_head.logit_scale.exp().item(), 100.0)
         S = s * G @ T.t()
         P0 = S.softmax(dim=1)
         # 5. top-k of the whole-image prediction
@@ -148,7 +153,7 @@ def test_without_background_and_templates():
     with torch.no_grad():
         ours = model.encode_decode(image, [])[0]
     ref = reference_crop(model, image, names, 0.95, templates)
-    assert ours.shape[0] == 3 and not model.has_background
+    assert ours.shape[0] == 3 and not model.decode_head.has_background(len(names))
     assert torch.allclose(ours, ref, atol=1e-6)
 
 
@@ -157,7 +162,7 @@ def test_runtime_vocabulary_updates_meta_and_cache():
     first = model.class_embeddings
     assert first.shape[0] == 7  # background is not text-encoded
     model.set_vocabulary(['Background', 'zebra', 'giraffe'])
-    assert model.has_background and model.out_channels == 3
+    assert model.decode_head.has_background(2) and model.out_channels == 3
     assert model.dataset_meta['classes'] == ('Background', 'zebra', 'giraffe')
     assert len(model.dataset_meta['palette']) == 3
     assert model.class_embeddings.shape[0] == 2

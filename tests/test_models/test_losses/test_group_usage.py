@@ -97,7 +97,7 @@ def test_pretrain_adds_the_term_and_its_gradient_reaches_the_grouping_blocks():
     torch.manual_seed(0)
     images = torch.randn(2, 3, 64, 64)
     plain = MODELS.build(dict(type='GroupViTPretrain', arch='GroupViT-test', num_prompts=1))
-    assert 'loss_groups' not in plain.loss(images, samples)  # spec recipe: no extra term
+    assert 'loss_groups' not in plain.loss(images, samples)  # the paper's recipe: no extra term
     model = MODELS.build(
         dict(
             type='GroupViTPretrain',

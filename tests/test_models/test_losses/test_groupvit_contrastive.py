@@ -46,7 +46,7 @@ def run_loss(data, rows, loss_fn):
 
 
 def reference_losses(img, txt, prompts, s, s_ml):
-    """Spec 1.3 written with loops."""
+    """The paper's losses (docs/methods/groupvit.md) written with loops."""
     n = img.shape[0]
     img = img / img.norm(dim=-1, keepdim=True)
     txt = txt / txt.norm(dim=-1, keepdim=True)

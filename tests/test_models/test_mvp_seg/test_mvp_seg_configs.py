@@ -1,7 +1,7 @@
 """The zero-shot MVP-SEG / MVP-SEG+ configs (configs/mvp_seg/*zs.py), parsed only (no data, no
 weights): inductive MVP-SEG trains on the seen vocabulary, the transductive MVP-SEG+ student on
 every class with the unseen pixels unlabelled, its prompts and teacher from the matching MVP-SEG
-run; the unseen classes of the train datasets are the spec's splits."""
+run; the unseen classes of the train datasets are the papers' splits (MaskCLIP+, MVP-SEG)."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def test_common_settings(path):
     for loader in (cfg.val_dataloader, cfg.test_dataloader):
         assert loader.dataset.get('vocabulary', 'all') == 'all'
         assert not loader.dataset.get('unlabelled_unseen', False)
-    # The unseen classes the train dataset type carries are the spec's split.
+    # The unseen classes the train dataset type carries are the papers' split.
     unseen = DATASETS.get(kind).METAINFO['unseen_classes']
     assert sorted(unseen) == sorted(UNSEEN_CLASSES[split])
 
