@@ -1,6 +1,6 @@
 # GroupViT-tiny trained from captions only on the generated scenes (pretrain split), zero-shot
-# segmentation of the scenes val split (all 30 classes + background, spec 1.5 protocol, whole
-# image). CPU-sized (1000 iterations, about 8 minutes on 2 cores):
+# segmentation of the scenes val split (all 30 classes + background, whole image; the zero-shot
+# protocol of docs/methods/groupvit.md). CPU-sized (1000 iterations, about 8 minutes on 2 cores):
 #   python tools/dataset_converters/gen_scenes.py --out data/scenes
 #   python tools/train.py configs/groupvit/groupvit-tiny_scenes-captions.py
 #   python tools/test.py configs/groupvit/groupvit-tiny_scenes-captions.py \
@@ -8,7 +8,7 @@
 #   python tools/analysis/groupvit_grouping_report.py \
 #       configs/groupvit/groupvit-tiny_scenes-captions.py \
 #       work_dirs/groupvit-tiny_scenes-captions/iter_1000.pth
-# Our additions to the paper's recipe for this small-data setting (all off in the spec recipe),
+# Our additions to the paper's recipe for this small-data setting (config fields, off by default),
 # each measured with the report tool on val (single runs, see the README):
 # - group_loss: GroupUsageLoss over the batch. Without it the groups nearly collapse (2.1 groups
 #   per image, oracle-labelled groups mIoU 19); with it ~4 groups per image and oracle mIoU
@@ -40,7 +40,7 @@ model = dict(
     topk=5,
     data_preprocessor=dict(
         type='SegDataPreProcessor',
-        mean=[123.675, 116.28, 103.53],  # ImageNet mean/std (spec)
+        mean=[123.675, 116.28, 103.53],  # ImageNet mean/std, as GroupViT's
         std=[58.395, 57.12, 57.375],
         bgr_to_rgb=True,
         size=(96, 96),
@@ -73,7 +73,8 @@ warmup_iters = 50
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=5e-4, betas=(0.9, 0.999), weight_decay=0.05, fused=True),
-    # spec 1.4: no weight decay on 1-D parameters and biases
+    # as GroupViT's training recipe (Xu et al., CVPR 2022; docs/methods/groupvit.md): no weight
+    # decay on 1-D parameters and biases
     paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0, flat_decay_mult=0.0),
     clip_grad=dict(max_norm=5.0),
 )

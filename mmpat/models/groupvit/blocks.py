@@ -178,11 +178,13 @@ class AssignAttention(nn.Module):
 
     Args:
         dim (int): Channels.
-        gumbel (bool): Gumbel noise in training (spec: True).
-        hard (bool): Hard (one-hot) assignment (spec: True). If False the soft assignment is
-            used in the forward pass.
-        gumbel_tau (float): Gumbel temperature (spec: 1).
-        assign_eps (float): Added to the per-group token count before normalising (spec: 1).
+        gumbel (bool): Gumbel noise in training (True, as in GroupViT, Xu et al., CVPR 2022).
+        hard (bool): Hard (one-hot) assignment (True, as in the paper). If False the soft
+            assignment is used in the forward pass.
+        gumbel_tau (float): Gumbel temperature (1, the value of the released GroupViT
+            models; docs/methods/groupvit.md).
+        assign_eps (float): Added to the per-group token count before normalising (1, as
+            in the released models).
     """
 
     def __init__(
