@@ -25,13 +25,14 @@ import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
-from torch import Tensor, nn
+from torch import Tensor
 
 from mmpat.utils.vocabulary import synonym_tuples
 
 from ..clip.presets import get_clip_preset
 from ..clip.weights import load_clip_state_dict, load_clip_tower
 from .embedding_cache import EmbeddingCache, cache_key, tensors_fingerprint
+from .prefix_shared import encode_prefix_shared, prefix_shared_supported, project_pooled
 from .templates import get_templates
 
 _TOKENIZER = None
@@ -139,13 +140,7 @@ class OpenCLIPTextEncoder(BaseModule):
         text = self.text
         x = embeddings + text.positional_embedding[:length].to(embeddings.dtype)
         x = text.transformer(x, attn_mask=text.attn_mask[:length, :length])
-        pooled = text.ln_final(x[torch.arange(x.shape[0], device=x.device), eot])
-        if text.text_projection is not None:
-            if isinstance(text.text_projection, nn.Linear):
-                pooled = text.text_projection(pooled)
-            else:
-                pooled = pooled @ text.text_projection
-        return pooled
+        return project_pooled(text, x[torch.arange(x.shape[0], device=x.device), eot])
 
     def encode_tokens(self, tokens: Tensor) -> Tensor:
         """Like open_clip's ``encode_text`` (not normalised), run only up to the last EOT.
@@ -314,8 +309,13 @@ class OpenCLIPTextEncoder(BaseModule):
     ) -> Tensor:
         """Encode classes with learnable context vectors (CoOp): ``[SOS] ctx_1..ctx_n name. [EOS]``.
 
-        All P prompts and C classes go through the text transformer in one batched pass
-        (split by ``batch_size``), each run only up to the longest EOT.
+        The text transformer is causal, so the start token and the context vectors have the
+        same hidden states in every class row of a prompt: they are run once per prompt
+        (keeping each layer's keys/values) and only the class-name tokens ``name. [EOS]`` of
+        every (prompt, class) row are run on top of them (see :mod:`.prefix_shared`; same
+        result as the full pass up to float rounding). Rows are sorted by length and run in
+        chunks of about ``batch_size`` sequences, each only up to its longest EOT. Towers with
+        non-standard blocks use the full pass (:meth:`_encode_with_prompts_full`).
 
         Args:
             context: [P, n_ctx, W] context vectors of P prompts (W = text width).
@@ -328,15 +328,50 @@ class OpenCLIPTextEncoder(BaseModule):
             ValueError: ``context`` of the wrong shape, a class name too long for the context,
                 or a bad vocabulary.
         """
+        if not prefix_shared_supported(self.text):
+            return self._encode_with_prompts_full(context, class_names)
+        self._check_context(context)
+        num_prompts, n_ctx, _ = context.shape
+        tokens, eot, owner = self.prompt_tokens(class_names, n_ctx)
+        device = self.text.positional_embedding.device
+        sos = self.text.token_embedding(tokens[:1, :1].to(device))  # [1, 1, W]
+        context = context.to(device=device, dtype=sos.dtype)
+        prefix = torch.cat([sos.expand(num_prompts, -1, -1), context], dim=1)
+        rows_per_chunk = max(1, self.batch_size // num_prompts)
+        out = encode_prefix_shared(
+            self.text, prefix, tokens[:, 1 + n_ctx :], eot - (1 + n_ctx), rows_per_chunk
+        )
+        return self._average_synonyms(F.normalize(out, dim=-1), owner.to(device))
+
+    def _check_context(self, context: Tensor) -> None:
         if context.dim() != 3 or context.shape[-1] != self.width:
             raise ValueError(
                 f'context must be [P, n_ctx, {self.width}] (text width), got {tuple(context.shape)}'
             )
-        num_prompts, n_ctx, _ = context.shape
+        n_ctx = context.shape[1]
         if self.context_length - 2 - n_ctx < 1:
             raise ValueError(
                 f'n_ctx={n_ctx} leaves no room in the {self.context_length}-token context'
             )
+
+    @staticmethod
+    def _average_synonyms(per_synonym: Tensor, owner: Tensor) -> Tensor:
+        """[P, S, D] normalised synonym embeddings -> [P, C, D] normalised class embeddings."""
+        num_classes = int(owner.max()) + 1
+        per_class = per_synonym.new_zeros(per_synonym.shape[0], num_classes, per_synonym.shape[-1])
+        per_class = per_class.index_add(1, owner, per_synonym)
+        return F.normalize(per_class, dim=-1)
+
+    def _encode_with_prompts_full(
+        self, context: Tensor, class_names: Sequence[str | Sequence[str]]
+    ) -> Tensor:
+        """:meth:`encode_with_prompts` with every row run in full (the reference path).
+
+        All P prompts and C classes go through the text transformer in batched passes (split
+        by ``batch_size``), each run only up to the longest EOT.
+        """
+        self._check_context(context)
+        num_prompts, n_ctx, _ = context.shape
         tokens, eot, owner = self.prompt_tokens(class_names, n_ctx)
         device = self.text.positional_embedding.device
         tokens, eot, owner = tokens.to(device), eot.to(device), owner.to(device)
@@ -358,8 +393,4 @@ class OpenCLIPTextEncoder(BaseModule):
             ).flatten(0, 1)
             out = self._run(x, eot.repeat(p))
             outs.append(F.normalize(out, dim=-1).view(p, num_syn, -1))
-        per_synonym = torch.cat(outs)  # [P, S, D]
-        num_classes = int(owner.max()) + 1
-        per_class = per_synonym.new_zeros(num_prompts, num_classes, per_synonym.shape[-1])
-        per_class = per_class.index_add(1, owner, per_synonym)
-        return F.normalize(per_class, dim=-1)
+        return self._average_synonyms(torch.cat(outs), owner)  # [P, S, D] -> [P, C, D]
