@@ -38,65 +38,16 @@
 #   python tools/test.py configs/mvp_seg/mvp-seg-plus_r101-d8_80k_coco-stuff-171-zs.py \
 #       work_dirs/mvp-seg-plus_r101-d8_80k_coco-stuff-171-zs/iter_80000.pth
 _base_ = [
+    '../_base_/models/mvp-seg-plus_r101-d8.py',
     '../_base_/datasets/coco_stuff171_train.py',
     '../_base_/schedules/schedule_80k.py',
     '../_base_/default_runtime.py',
 ]
-clip_weights = 'checkpoints/clip/ViT-B-16.pt'
 teacher_config = 'configs/mvp_seg/mvp-seg_vit-b16_80k_coco-stuff-171-zs.py'
 teacher_checkpoint = 'work_dirs/mvp-seg_vit-b16_80k_coco-stuff-171-zs/iter_80000.pth'
-resnet_weights = 'checkpoints/resnet101_v1c.pth'
 crop_size = (512, 512)
-norm_cfg = dict(type='SyncBN', requires_grad=True)
-data_preprocessor = dict(
-    type='SegDataPreProcessor',
-    mean=[123.675, 116.28, 103.53],  # ImageNet normalisation (the ResNet's)
-    std=[58.395, 57.12, 57.375],
-    bgr_to_rgb=True,
-    pad_val=0,
-    seg_pad_val=255,
-    size=crop_size,
-)
 model = dict(
-    type='OpenVocabEncoderDecoder',
-    data_preprocessor=data_preprocessor,
-    pretrained=None,
-    backbone=dict(
-        type='ResNetV1c',
-        depth=101,
-        num_stages=4,
-        out_indices=(0, 1, 2, 3),
-        dilations=(1, 1, 2, 4),
-        strides=(1, 2, 1, 1),
-        norm_cfg=norm_cfg,
-        norm_eval=False,
-        style='pytorch',
-        contract_dilation=True,
-        init_cfg=dict(type='Pretrained', checkpoint=resnet_weights),
-    ),
-    text_encoder=dict(
-        type='MultiViewPromptTextEncoder',
-        text_encoder=dict(
-            type='OpenCLIPTextEncoder', preset='ViT-B-16', pretrained=clip_weights, cache_dir=None
-        ),
-        checkpoint=teacher_checkpoint,
-        num_prompts=3,  # k and n_ctx of the MVP-SEG config
-        n_ctx=8,
-    ),
-    decode_head=dict(
-        type='TextClassifierASPPHead',
-        in_channels=2048,
-        in_index=3,
-        channels=512,
-        dilations=(1, 12, 24, 36),
-        dropout_ratio=0.1,
-        norm_cfg=norm_cfg,
-        align_corners=False,
-        embed_dims=512,  # CLIP ViT-B/16's text embedding width
-        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
-    ),
-    train_cfg=dict(),
-    test_cfg=dict(mode='whole'),  # mmseg's DeepLab setting: whole-image inference
+    data_preprocessor=dict(size=crop_size), text_encoder=dict(checkpoint=teacher_checkpoint)
 )
 # Transductive: every class in the vocabulary, the unseen pixels unlabelled (ignore_index).
 train_dataloader = dict(batch_size=4, dataset=dict(unlabelled_unseen=True))  # 4 per GPU
@@ -121,6 +72,3 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=80000, by_epoch=False),
 ]
-# The lr is for a total batch of 16 (4 GPUs x 4 images); enable=True rescales it linearly.
-auto_scale_lr = dict(enable=False, base_batch_size=16)
-randomness = dict(seed=0)
