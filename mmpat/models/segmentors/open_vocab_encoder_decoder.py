@@ -228,9 +228,11 @@ class OpenVocabEncoderDecoder(ConfigVocabularyMixin, EncoderDecoder):
     def class_embeddings(self) -> Tensor:
         """Embeddings [C_text, D] of :attr:`text_class_names` (L2-normalised; empty without a
         vocabulary), re-encoded first if the text encoder's weights changed since."""
-        if self.class_names and self._encoded_version != self._text_weights_version():
-            self._class_embeddings = self._encode(self.text_class_names, self.templates)
-            self._encoded_version = self._text_weights_version()
+        if self.class_names:
+            version = self._text_weights_version()
+            if version != self._encoded_version:
+                self._class_embeddings = self._encode(self.text_class_names, self.templates)
+                self._encoded_version = version
         return self._class_embeddings
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
