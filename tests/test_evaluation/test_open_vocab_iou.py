@@ -170,3 +170,95 @@ def test_no_unseen_gives_nan():
     ).evaluate_maps(preds, gts)
     assert math.isnan(got['mIoU_unseen']) and math.isnan(got['hIoU'])
     assert got['mIoU_seen'] == got['mIoU']
+
+
+# --- average='all' (mmseg) vs average='present' (detectron2) ----------------------------------
+
+HAND_META = dict(classes=('background', 'cat', 'dog', 'bird'))
+# One 1 x 8 image; 'bird' (3) has no ground-truth pixel but is predicted twice.
+HAND_GT = np.array([[0, 0, 1, 1, 1, 2, 2, 2]])
+HAND_PRED = np.array([[0, 3, 1, 1, 2, 2, 2, 3]])
+
+
+def hand_metric(average, **kwargs):
+    return METRICS.build(
+        dict(type='OpenVocabIoUMetric', average=average, dataset_meta=HAND_META, **kwargs)
+    )
+
+
+def test_the_two_modes_on_a_hand_made_case():
+    # Per class (intersection / union): background 1/2, cat 2/3, dog 2/4, bird 0/2 (absent).
+    bg, cat, dog, bird = 1 / 2, 2 / 3, 2 / 4, 0 / 2
+    split = dict(seen_classes=['cat'], unseen_classes=['dog', 'bird'])  # background is seen
+    every = hand_metric('all', **split).evaluate_maps([HAND_PRED], [HAND_GT])
+    present = hand_metric('present', **split).evaluate_maps([HAND_PRED], [HAND_GT])
+
+    def h(s, u):
+        return 2 * s * u / (s + u)
+
+    want_all = dict(
+        mIoU=(bg + cat + dog + bird) / 4,  # bird counts with IoU 0
+        mIoU_seen=(bg + cat) / 2,
+        mIoU_unseen=(dog + bird) / 2,
+        hIoU=h((bg + cat) / 2, (dog + bird) / 2),
+    )
+    want_present = dict(
+        mIoU=(bg + cat + dog) / 3,  # bird has no ground-truth pixel: left out
+        mIoU_seen=(bg + cat) / 2,
+        mIoU_unseen=dog,
+        hIoU=h((bg + cat) / 2, dog),
+    )
+    for key in want_all:
+        assert every[key] == round(100 * want_all[key], 2), key
+        assert present[key] == round(100 * want_present[key], 2), key
+    # The mode changes the mean by 100 * (0.5556 - 0.4167) = 13.89 points here.
+    assert present['mIoU'] - every['mIoU'] == pytest.approx(13.89, abs=0.011)
+    for result in (every, present):  # neither depends on the mode
+        assert result['aAcc'] == round(100 * 5 / 8, 2)
+        assert result['mAcc'] == round(100 * (1 / 2 + 2 / 3 + 2 / 3) / 3, 2)  # present classes
+
+
+def test_modes_agree_unless_an_absent_class_is_predicted():
+    preds, gts = random_maps(4, absent=(3,), never_predicted=(3,))
+    a = METRICS.build(dict(type='OpenVocabIoUMetric', dataset_meta=META)).evaluate_maps(preds, gts)
+    p = METRICS.build(
+        dict(type='OpenVocabIoUMetric', average='present', dataset_meta=META)
+    ).evaluate_maps(preds, gts)
+    assert a == p
+    preds, gts = random_maps(4, absent=(3,), never_predicted=())
+    assert any(3 in pred for pred in preds)
+    a = METRICS.build(dict(type='OpenVocabIoUMetric', dataset_meta=META)).evaluate_maps(preds, gts)
+    p = METRICS.build(
+        dict(type='OpenVocabIoUMetric', average='present', dataset_meta=META)
+    ).evaluate_maps(preds, gts)
+    # blue circle (3, unseen) is predicted but absent: IoU 0 in 'all', left out in 'present'.
+    assert p['mIoU'] > a['mIoU'] and p['mIoU_unseen'] > a['mIoU_unseen']
+    assert p['mIoU_seen'] == a['mIoU_seen'] and p['aAcc'] == a['aAcc'] and p['mAcc'] == a['mAcc']
+
+
+@pytest.mark.parametrize('seed', [0, 6])
+def test_all_mode_is_mmseg_iou_metric(seed):
+    """'all' (the default) is mmseg's IoUMetric mIoU: nanmean over every class."""
+    preds, gts = random_maps(seed, absent=(3,), never_predicted=())
+    ours = METRICS.build(dict(type='OpenVocabIoUMetric', dataset_meta=dict(classes=CLASSES)))
+    mmseg = METRICS.build(dict(type='IoUMetric', iou_metrics=['mIoU']))
+    mmseg.dataset_meta = dict(classes=CLASSES)
+    got, want = run_metric(ours, preds, gts), run_metric(mmseg, preds, gts)
+    for key in ('mIoU', 'aAcc', 'mAcc'):
+        assert got[key] == pytest.approx(want[key], abs=0.0101), key
+
+
+def test_the_log_names_the_mode(capsys):
+    from mmengine.logging import MMLogger
+
+    MMLogger.get_instance('ov_iou_mode_test', log_level='INFO')
+    hand_metric('present').evaluate_maps([HAND_PRED], [HAND_GT])
+    text = capsys.readouterr().out
+    assert "average='present'" in text and 'mIoU over 3 of 4 classes' in text
+    hand_metric('all').evaluate_maps([HAND_PRED], [HAND_GT])
+    assert "average='all'" in capsys.readouterr().out
+
+
+def test_an_unknown_mode_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"average must be one of \('all', 'present'\).*'mean'"):
+        METRICS.build(dict(type='OpenVocabIoUMetric', average='mean'))

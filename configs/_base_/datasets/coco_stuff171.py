@@ -27,6 +27,7 @@ val_dataloader = dict(
     ),
 )
 test_dataloader = val_dataloader
-# mIoU, and mIoU_seen / mIoU_unseen / hIoU from the dataset's seen/unseen metainfo.
-val_evaluator = dict(type='OpenVocabIoUMetric', ignore_index=ignore_index)
+# mIoU, and mIoU_seen / mIoU_unseen / hIoU from the dataset's seen/unseen metainfo, averaged the
+# mmseg way (SAN's mmseg numbers, MaskCLIP(+), MVP-SEG; mmpat.evaluation.metrics.benchmarks).
+val_evaluator = dict(type='OpenVocabIoUMetric', ignore_index=ignore_index, average='all')
 test_evaluator = val_evaluator

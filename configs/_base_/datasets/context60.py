@@ -31,6 +31,7 @@ val_dataloader = dict(
 )
 test_dataloader = val_dataloader
 # mIoU over all classes, background included (GroupViT protocol), and mIoU_seen / mIoU_unseen /
-# hIoU from the Context split (background seen).
-val_evaluator = dict(type='OpenVocabIoUMetric', ignore_index=ignore_index)
+# hIoU from the Context split (background seen), averaged the mmseg way (GroupViT, MVP-SEG;
+# mmpat.evaluation.metrics.benchmarks.BENCHMARK_AVERAGE).
+val_evaluator = dict(type='OpenVocabIoUMetric', ignore_index=ignore_index, average='all')
 test_evaluator = val_evaluator

@@ -33,5 +33,7 @@ val_dataloader = dict(
     ),
 )
 test_dataloader = val_dataloader
-val_evaluator = dict(type='OpenVocabIoUMetric', count_background=True)
+# mIoU / seen / unseen / hIoU averaged the mmseg way (our benchmark;
+# mmpat.evaluation.metrics.benchmarks.BENCHMARK_AVERAGE).
+val_evaluator = dict(type='OpenVocabIoUMetric', count_background=True, average='all')
 test_evaluator = val_evaluator

@@ -29,6 +29,7 @@ val_dataloader = dict(
     ),
 )
 test_dataloader = val_dataloader
-# mIoU over all classes, background included (GroupViT protocol).
-val_evaluator = dict(type='OpenVocabIoUMetric', ignore_index=ignore_index)
+# mIoU over all classes, background included, averaged the mmseg way (GroupViT protocol;
+# mmpat.evaluation.metrics.benchmarks.BENCHMARK_AVERAGE).
+val_evaluator = dict(type='OpenVocabIoUMetric', ignore_index=ignore_index, average='all')
 test_evaluator = val_evaluator

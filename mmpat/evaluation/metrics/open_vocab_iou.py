@@ -1,5 +1,5 @@
 """Open-vocabulary IoU: mIoU over all classes, over seen and unseen classes, and their harmonic
-mean hIoU = 2 S U / (S + U)."""
+mean hIoU = 2 S U / (S + U), averaged the mmseg way or the detectron2 way (``average``)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from mmseg.evaluation.metrics import IoUMetric
 from mmseg.registry import METRICS
 from prettytable import PrettyTable
 
+from .benchmarks import AVERAGE_MODES, describe_average
+
 
 def _to_float64(area: Any) -> np.ndarray:
     return (area.numpy() if torch.is_tensor(area) else np.asarray(area)).astype(np.float64)
@@ -24,9 +26,41 @@ class OpenVocabIoUMetric(IoUMetric):
     """IoU per class, mIoU over all, seen and unseen classes, and hIoU.
 
     The per-image areas are mmseg's :meth:`IoUMetric.intersect_and_union` (pixels whose label is
-    ``ignore_index`` are dropped). A class with an empty union (absent from the ground truth and
-    never predicted) has IoU NaN and is left out of every mean, like mmseg. Values are percent,
-    rounded to 2 decimals.
+    ``ignore_index`` are dropped); they are summed over the split, and the IoU of a class is
+    intersection / union of the sums. Values are percent, rounded to 2 decimals.
+
+    Which classes a mean runs over (``average``; the per-class IoU is the same in both modes):
+
+    - ``'all'`` (mmseg's ``IoUMetric``, GroupViT, MaskCLIP(+), MVP-SEG): every class with a
+      non-empty union. A class predicted somewhere but absent from the ground truth of the
+      whole split has IoU 0 and counts; a class neither present nor predicted has IoU NaN and
+      is left out (mmseg's nanmean).
+    - ``'present'`` (detectron2's ``SemSegEvaluator``, used by CAT-Seg, SAN, FC-CLIP, SED,
+      MAFT+ for A-847 / PC-459): only classes with at least one ground-truth pixel in the split;
+      a class predicted but absent is left out, so it cannot pull the mean down.
+
+    The modes differ only when some class has no ground-truth pixel in the split, which is the
+    case for A-847 and PC-459 (users of the detectron2 code report PC-459 gaps of 2-5 mIoU). The
+    rule holds for ``mIoU``, ``mIoU_seen`` and ``mIoU_unseen``; ``hIoU`` is computed from the
+    seen / unseen means of the mode. ``aAcc`` (correct / labelled pixels) does not depend on the
+    mode. ``mAcc`` is the mean accuracy over the classes with ground-truth pixels in both modes
+    (accuracy of an absent class is 0 / 0; in ``'all'`` mode ``nan_to_num`` replaces those NaNs
+    and they count, exactly as mmseg does). The returned keys are the same in both modes (so
+    ``save_best='mIoU'`` keeps working); the log names the mode.
+
+    Which mode each benchmark uses (the mode of its published numbers) is
+    :data:`mmpat.evaluation.metrics.benchmarks.BENCHMARK_AVERAGE`, set in every dataset base
+    (``configs/_base_/datasets/``) and listed in ``docs/zero_shot_datasets.md``:
+
+    ==========================================  =========  ====================================
+    benchmark                                   average    whose published numbers
+    ==========================================  =========  ====================================
+    A-847, PC-459, A-150, PC-59, VOC-20         present    detectron2 (CAT-Seg, SAN, SED, FC-CLIP)
+    VOC-21, Context-60, COCO-Object             all        mmseg (GroupViT protocol)
+    COCO-Stuff                                  all        mmseg (SAN mmseg, MaskCLIP, SCLIP)
+    seen/unseen splits (VOC-20 15/5, ...)       all        mmseg (MaskCLIP+, MVP-SEG)
+    scenes (generated)                          all        ours (mmseg's rule)
+    ==========================================  =========  ====================================
 
     The split comes from the config (``seen_classes`` / ``unseen_classes``, names) or else from
     the dataset meta (``seen_classes`` / ``unseen_classes``, as set by ``ScenesDataset``). If
@@ -42,6 +76,8 @@ class OpenVocabIoUMetric(IoUMetric):
             ``mIoU_seen``; they are never in ``mIoU_unseen``. Our choice: True (the background
             is a class the model must predict). Their per-class IoU is printed either way.
         ignore_index: Label ignored in the ground truth. Default 255.
+        average: ``'all'`` (mmseg's rule, the default) or ``'present'`` (detectron2's), see
+            above.
         dataset_meta: Class names (``classes``) etc. for standalone use (the evaluator
             replaces it with the dataset's meta).
         **kwargs: Other :class:`IoUMetric` arguments (``nan_to_num``, ``output_dir``,
@@ -59,9 +95,16 @@ class OpenVocabIoUMetric(IoUMetric):
         background_classes: Sequence[str] = ('background',),
         count_background: bool = True,
         ignore_index: int = 255,
+        average: str = 'all',
         dataset_meta: dict | None = None,
         **kwargs,
     ) -> None:
+        if average not in AVERAGE_MODES:
+            raise ValueError(
+                f"OpenVocabIoUMetric: average must be one of {AVERAGE_MODES} (mmseg's mean over "
+                "every class with a non-empty union, or detectron2's mean over the classes with "
+                f'ground-truth pixels), got {average!r}'
+            )
         kwargs.pop('iou_metrics', None)
         super().__init__(ignore_index=ignore_index, iou_metrics=['mIoU'], **kwargs)
         for name, value in (('seen_classes', seen_classes), ('unseen_classes', unseen_classes)):
@@ -71,6 +114,7 @@ class OpenVocabIoUMetric(IoUMetric):
         self.unseen_classes = None if unseen_classes is None else list(unseen_classes)
         self.background_classes = list(background_classes)
         self.count_background = count_background
+        self.average = average
         if dataset_meta is not None:
             self.dataset_meta = dataset_meta
 
@@ -160,9 +204,15 @@ class OpenVocabIoUMetric(IoUMetric):
             acc = np.nan_to_num(acc, nan=self.nan_to_num)
         counted = parts['seen'] | parts['unseen']
         seen = parts['seen'].copy()
+        unseen = parts['unseen'].copy()
         if self.count_background:
             counted |= parts['background']
             seen |= parts['background']
+        present = label_area > 0
+        if self.average == 'present':
+            # detectron2's rule: a class without ground-truth pixels in the split is left out
+            # even where it was predicted (its IoU would be 0 in 'all' mode).
+            counted, seen, unseen = counted & present, seen & present, unseen & present
 
         def mean(values: np.ndarray, mask: np.ndarray) -> float:
             chosen = values[mask]
@@ -170,7 +220,7 @@ class OpenVocabIoUMetric(IoUMetric):
             return float(chosen.mean()) if chosen.size else float('nan')
 
         s = mean(iou, seen)
-        u = mean(iou, parts['unseen'])
+        u = mean(iou, unseen)
         h = 2 * s * u / (s + u) if s + u > 0 else (0.0 if s == s and u == u else float('nan'))
         metrics = dict(
             aAcc=a_acc,
@@ -191,12 +241,19 @@ class OpenVocabIoUMetric(IoUMetric):
         table.add_column('Split', kind)
         table.add_column('IoU', np.round(iou * 100, 2).tolist())
         table.add_column('Acc', np.round(acc * 100, 2).tolist())
+        table.add_column('In mean', np.where(counted & ~np.isnan(iou), 'yes', 'no').tolist())
         print_log('per class results:', logger)
         print_log('\n' + table.get_string(), logger=logger)
         summary = PrettyTable()
         for key, value in metrics.items():
             summary.add_column(key, [value])
         print_log('\n' + summary.get_string(), logger=logger)
+        in_mean = int((counted & ~np.isnan(iou)).sum())
+        print_log(
+            f"average='{self.average}' ({describe_average(self.average)}): mIoU over {in_mean} "
+            f'of {len(classes)} classes ({int(present.sum())} with ground-truth pixels)',
+            logger=logger,
+        )
         return metrics
 
     def evaluate_maps(self, pred_maps: Sequence[Any], gt_maps: Sequence[Any]) -> dict[str, float]:
