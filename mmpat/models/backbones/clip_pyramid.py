@@ -5,11 +5,13 @@ ViT presets (``docs/methods/pat.md``, backbone; ``docs/methods/mvp_seg.md``, den
 
 - ``'pyramid'``: the token maps after the blocks ``out_indices`` (1-based: block 12 of 12 is
   the last; 0 is the embedding after ``ln_pre``), each [B, C, h, w] with h = H // patch;
-- ``'dense'``: MaskCLIP's dense embedding [B, D, h, w] in text space, not normalised: the last
-  block's value path without the q-k attention, ``x + out_proj(v(ln_1(x)))`` over the patch
-  tokens of the block's input ``x``, then ``ln_post`` and ``proj``. Our choice:
-  MaskCLIP's v-only output, the last block's MLP residual skipped (config ``dense_mlp=False``;
-  ``True`` adds it);
+- ``'dense'``: a dense embedding [B, D, h, w] in text space, not normalised: the last block
+  recomputed over the patch tokens with the attention of ``dense_attention``, then ``ln_post``
+  and ``proj``. Default ``'maskclip'``: the value path without the q-k attention,
+  ``x + out_proj(v(ln_1(x)))`` over the patch tokens of the block's input ``x``; our choice:
+  MaskCLIP's v-only output, the last block's MLP residual skipped (``dense_mlp=True`` adds
+  it). ``'sclip'``, ``'clearclip'``, ``'naclip'``: the published training-free variants
+  (``dense_attention.py``, ``docs/methods/dense_clip.md``), same parameters;
 - ``'global'``: open_clip's ``encode_image`` [B, D], not normalised.
 
 Any input size works: the positional embedding's patch grid is resized (our choice: bicubic,
@@ -48,6 +50,7 @@ from torch import Tensor, nn
 
 from ..clip.presets import get_clip_preset
 from ..clip.weights import load_clip_state_dict, load_clip_tower
+from .dense_attention import get_dense_variant, mix_values
 
 
 def build_clip_visual(preset: str | dict[str, Any]) -> nn.Module:
@@ -95,8 +98,13 @@ class CLIPPyramid(BaseModule):
         frozen (bool): Freeze the image tower (default True); frozen BatchNorms stay in eval.
         unfreeze (Sequence[str]): Parameter name prefixes inside the tower to train anyway,
             e.g. ``('transformer.resblocks.11', 'ln_post', 'proj')``.
-        dense_mlp (bool): Add the last block's MLP residual to the dense path (default False,
-            MaskCLIP's v-only output).
+        dense_attention (str): How the last block makes the ``'dense'`` output (ViT only): a
+            variant of ``DENSE_VARIANTS``: ``'maskclip'`` (default), ``'sclip'``,
+            ``'clearclip'``, ``'naclip'``. No parameter is added.
+        dense_mlp (bool, optional): Keep the last block's MLP branch in the dense path; None
+            (default): the variant's (MaskCLIP: False, its v-only output).
+        dense_residual (bool, optional): Keep the attention residual; None: the variant's.
+        dense_neighbourhood_std (float, optional): NACLIP's Gaussian std in patches; None: 5.
         out_format (str): ``'dict'`` (default): ``{'pyramid', 'dense', 'global'}`` for mmpat's
             heads; ``'tuple'``: the pyramid maps only, as a tuple for mmseg's heads
             (``in_index``), e.g. ``FCNHead`` under mmseg's ``EncoderDecoder``.
@@ -111,7 +119,10 @@ class CLIPPyramid(BaseModule):
         out_indices: Sequence[int] | None = None,
         frozen: bool = True,
         unfreeze: Sequence[str] = (),
-        dense_mlp: bool = False,
+        dense_attention: str = 'maskclip',
+        dense_mlp: bool | None = None,
+        dense_residual: bool | None = None,
+        dense_neighbourhood_std: float | None = None,
         out_format: str = 'dict',
         init_cfg: dict | None = None,
     ) -> None:
@@ -125,9 +136,22 @@ class CLIPPyramid(BaseModule):
         cfg = get_clip_preset(preset)
         self.preset = preset
         self.embed_dim = int(cfg['embed_dim'])
-        self.dense_mlp = dense_mlp
+        self.dense_attention = dense_attention
+        self.dense_variant = get_dense_variant(
+            dense_attention,
+            residual=dense_residual,
+            mlp=dense_mlp,
+            neighbourhood_std=dense_neighbourhood_std,
+        )
+        self.dense_mlp = self.dense_variant.mlp
         self.visual = build_clip_visual(cfg)
         self.is_vit = hasattr(self.visual, 'transformer')
+        if not self.is_vit and dense_attention != 'maskclip':
+            raise ValueError(
+                f'dense_attention={dense_attention!r} changes a ViT block; preset {preset!r} is a '
+                "ResNet CLIP, whose dense path is MaskCLIP's: use dense_attention='maskclip' "
+                'or a ViT preset'
+            )
         if self.is_vit:
             if not getattr(self.visual.transformer, 'batch_first', True):
                 raise ValueError('CLIPPyramid needs a batch-first open_clip transformer')
@@ -254,7 +278,11 @@ class CLIPPyramid(BaseModule):
         if pyramid_only and last < depth:
             return tuple(maps[i] for i in self.out_indices)
         x, dense = self._last_block(
-            blocks[-1], x, need_tokens=depth in self.out_indices, need_dense=not pyramid_only
+            blocks[-1],
+            x,
+            grid=(h, w),
+            need_tokens=depth in self.out_indices,
+            need_dense=not pyramid_only,
         )
         if depth in self.out_indices:
             maps[depth] = as_map(x)
@@ -270,13 +298,20 @@ class CLIPPyramid(BaseModule):
         return {'pyramid': pyramid, 'dense': dense, 'global': pooled}
 
     def _last_block(
-        self, block: nn.Module, x: Tensor, *, need_tokens: bool, need_dense: bool = True
+        self,
+        block: nn.Module,
+        x: Tensor,
+        *,
+        grid: tuple[int, int],
+        need_tokens: bool,
+        need_dense: bool = True,
     ) -> tuple[Tensor, Tensor | None]:
-        """Run the last block and the MaskCLIP value path with one shared q/k/v projection.
+        """Run the last block and the dense path with one shared q/k/v projection.
 
         Args:
             block: open_clip ``ResidualAttentionBlock``.
             x: Its input [B, N, C] (class token first).
+            grid: The patch grid (h, w), N = 1 + h * w.
             need_tokens: Whether every token's output is needed (else only the class token's).
             need_dense: Whether to compute the dense tokens (else None is returned for them).
 
@@ -292,9 +327,8 @@ class CLIPPyramid(BaseModule):
         y = block.ln_1(x)
         qkv = F.linear(y, attn.in_proj_weight, attn.in_proj_bias)  # [B, N, 3C]
         heads_view = qkv.view(batch, tokens, 3, heads, channels // heads).permute(2, 0, 3, 1, 4)
-        q, k, v = heads_view.unbind(0)  # [B, heads, N, C / heads]
-        if not need_tokens:
-            q = q[:, :, :1]
+        q_all, k, v = heads_view.unbind(0)  # [B, heads, N, C / heads]
+        q = q_all if need_tokens else q_all[:, :, :1]
         out = F.scaled_dot_product_attention(q, k, v)
         out = out.transpose(1, 2).reshape(batch, q.shape[2], channels)
         residual = x if need_tokens else x[:, :1]
@@ -302,10 +336,25 @@ class CLIPPyramid(BaseModule):
         out = out + block.ls_2(block.mlp(block.ln_2(out)))
         if not need_dense:
             return out, None
-        # MaskCLIP: the value of each patch token, through the output projection, no q-k mixing.
-        values = qkv[:, 1:, 2 * channels :]
-        dense = x[:, 1:] + block.ls_1(attn.out_proj(values))
-        if self.dense_mlp:
+        variant = self.dense_variant
+        if variant.attention == 'value':
+            # MaskCLIP: the value of each patch token, no q-k mixing.
+            mixed = qkv[:, 1:, 2 * channels :]
+        else:
+            mixed = mix_values(
+                variant.attention,
+                q_all,
+                k,
+                v,
+                grid=grid,
+                neighbourhood_std=variant.neighbourhood_std,
+                queries=slice(1, None),
+            )
+            mixed = mixed.transpose(1, 2).reshape(batch, tokens - 1, channels)
+        dense = block.ls_1(attn.out_proj(mixed))
+        if variant.residual:
+            dense = x[:, 1:] + dense
+        if variant.mlp:
             dense = dense + block.ls_2(block.mlp(block.ln_2(dense)))
         return out, dense
 

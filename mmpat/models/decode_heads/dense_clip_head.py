@@ -11,6 +11,7 @@ from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from ..utils.pamr import PAMR
 from .text_classifier import PROJ_INIT, check_text_width, require_open_vocab_inputs, text_logits
 
 
@@ -20,13 +21,20 @@ class DenseCLIPHead(BaseDecodeHead):
 
     ``logits = logit_scale * <normalise(dense[:, :, i, j]), T_c>`` where ``dense`` is the
     backbone's MaskCLIP map ``'dense'`` [B, D, h, w] and ``T`` the segmentor's
-    ``'class_embeddings'`` [C, D]. Two optional MaskCLIP refinements (off by default):
+    ``'class_embeddings'`` [C, D]. Optional refinements (all off by default), two of MaskCLIP's:
 
     - key smoothing (our choice of the key features: the last ``'pyramid'`` map, whose
       token-token cosine affinity ``softmax(cos / key_smoothing_temperature)`` averages the
       logits of similar patches);
     - prompt denoising: classes whose highest probability anywhere in the image stays below
-      ``denoise_threshold`` are suppressed (their logits set to the minimum).
+      ``denoise_threshold`` are suppressed (their logits set to the minimum);
+
+    and PAMR (``pamr=dict(iterations=10, dilations=(8, 16))``, NACLIP's post-processing): the
+    logits are resized to the input image (``inputs['images']``, the normalised batch or the
+    slide crop that ``OpenVocabEncoderDecoder`` passes) and averaged over colour-alike
+    neighbours (:class:`mmpat.models.utils.PAMR`); the head's output is then at image size.
+    PAMR is linear, so the refined logits stay logits (mmseg's slide averaging and losses
+    apply unchanged) and their argmax does not depend on ``logit_scale``.
 
     Other backbones (issue 19): under ``OpenVocabEncoderDecoder`` a backbone returning a tuple
     of maps (mmseg's ``MixVisionTransformer``, ``ResNetV1c``, ``CLIPPyramid(out_format='tuple')``)
@@ -42,6 +50,8 @@ class DenseCLIPHead(BaseDecodeHead):
         key_smoothing (bool): Enable key smoothing.
         key_smoothing_temperature (float): Temperature of the key affinity softmax.
         denoise_threshold (float, optional): Enable prompt denoising with this threshold.
+        pamr (dict, optional): Enable PAMR with these ``PAMR`` arguments (``iterations``,
+            ``dilations``); ``dict()`` takes the defaults (10, (8, 16)).
         learnable_scale (bool): Make ``logit_scale`` trainable (for fine-tuning).
         embed_dims (int, optional): Width of the class embeddings; adds the learned 1x1
             projection from ``in_channels`` (initialised N(0, 0.01) unless ``init_cfg``).
@@ -58,6 +68,7 @@ class DenseCLIPHead(BaseDecodeHead):
         key_smoothing: bool = False,
         key_smoothing_temperature: float = 0.1,
         denoise_threshold: float | None = None,
+        pamr: dict | None = None,
         learnable_scale: bool = False,
         embed_dims: int | None = None,
         num_classes: int = 1,
@@ -82,6 +93,7 @@ class DenseCLIPHead(BaseDecodeHead):
         self.key_smoothing = key_smoothing
         self.key_smoothing_temperature = key_smoothing_temperature
         self.denoise_threshold = denoise_threshold
+        self.pamr = None if pamr is None else PAMR(**pamr)
         self.embed_dims = embed_dims
         self.proj = None if embed_dims is None else nn.Conv2d(self.in_channels, embed_dims, 1)
 
@@ -96,16 +108,17 @@ class DenseCLIPHead(BaseDecodeHead):
         Args:
             inputs (dict): ``'class_embeddings'`` [C, D] and either ``'dense'`` [B, D, h, w]
                 (``CLIPPyramid``) or ``'features'`` (a tuple of backbone maps, indexed by
-                ``in_index``); for key smoothing ``'pyramid'`` (its last map [B, C', h, w]).
+                ``in_index``); for key smoothing ``'pyramid'`` (its last map [B, C', h, w]);
+                for PAMR ``'images'`` [B, 3, H, W].
 
         Returns:
-            Tensor: Logits [B, C, h, w].
+            Tensor: Logits [B, C, h, w] ([B, C, H, W] with PAMR).
 
         Raises:
             TypeError: ``inputs`` is not such a dict (e.g. the head is under mmseg's plain
                 ``EncoderDecoder``, which passes a tuple of maps).
             ValueError: The map's width does not match ``in_channels`` (with a projection)
-                or the class embeddings' width.
+                or the class embeddings' width; PAMR without ``'images'``.
         """
         needs = "'dense' (CLIPPyramid) or 'features' (a backbone returning a tuple of maps)"
         require_open_vocab_inputs(self, inputs, needs)
@@ -143,7 +156,21 @@ class DenseCLIPHead(BaseDecodeHead):
             logits = self._smooth_with_keys(logits, keys)
         if self.denoise_threshold is not None:
             logits = self._denoise(logits)
+        if self.pamr is not None:
+            logits = self._refine(logits, inputs)
         return logits
+
+    def _refine(self, logits: Tensor, inputs: dict) -> Tensor:
+        images = inputs.get('images')
+        if not torch.is_tensor(images):
+            raise ValueError(
+                f"{type(self).__name__}(pamr=...) needs the input images as inputs['images'] "
+                f'(OpenVocabEncoderDecoder passes them); got keys {sorted(inputs)}'
+            )
+        logits = F.interpolate(
+            logits, size=images.shape[-2:], mode='bilinear', align_corners=self.align_corners
+        )
+        return self.pamr(logits, images)
 
     def _smooth_with_keys(self, logits: Tensor, keys: Tensor) -> Tensor:
         batch, classes, height, width = logits.shape
