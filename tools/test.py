@@ -6,9 +6,13 @@ Example:
 ``--amp`` (not in mmseg's test.py; the same flag as tools/train.py) runs the test loop under
 autocast: float16 on a GPU, bfloat16 on a machine without CUDA (stops with the reason if the CPU
 has no bfloat16 support).
+
+``--results FILE`` writes the metrics as an ``mmpat-results/1`` JSON file (benchmark name,
+averaging mode, device, date; ``mmpat/evaluation/results_file.py``) for tools/leaderboard.py.
 """
 
 import argparse
+import copy
 import os.path as osp
 
 import mmpat  # noqa: F401  (applies the compatibility layer and registers mmpat parts)
@@ -49,6 +53,11 @@ def parse_args() -> argparse.Namespace:
         action='store_true',
         help='test under autocast (TestLoop fp16=True): float16 on a GPU, bfloat16 on a machine '
         'without CUDA; stops if the CPU lacks bfloat16',
+    )
+    parser.add_argument(
+        '--results',
+        metavar='FILE',
+        help='write the metrics as an mmpat-results/1 JSON file (read by tools/leaderboard.py)',
     )
     add_common_args(parser)
     return parser.parse_args()
@@ -104,6 +113,32 @@ def enable_visualization(cfg, args: argparse.Namespace) -> None:
         cfg.visualizer.save_dir = args.show_dir
 
 
+def write_results_file(args: argparse.Namespace, cfg, runner, metrics: dict, train_dataset):
+    """Write ``--results`` (main process only: the metrics are gathered there)."""
+    from mmengine.device import get_device
+    from mmengine.dist import is_main_process
+
+    from mmpat.evaluation.results_file import averaging_mode, results_record, write_results
+
+    if not is_main_process():
+        return
+    meta = runner.test_evaluator.dataset_meta or runner.test_dataloader.dataset.metainfo
+    try:
+        record = results_record(
+            config=args.config,
+            checkpoint=args.checkpoint,
+            test_dataset=cfg.test_dataloader.dataset,
+            train_dataset=train_dataset,
+            num_classes=len(meta['classes']),
+            average=averaging_mode(runner.test_evaluator.metrics),
+            metrics=metrics,
+            device=get_device(),
+        )
+    except ValueError as error:
+        raise SystemExit(f'error: {error}') from None
+    runner.logger.info(f'results written to {write_results(args.results, record)}')
+
+
 def main() -> None:
     args = parse_args()
     with friendly_errors():
@@ -127,7 +162,12 @@ def main() -> None:
         if args.out is not None:
             cfg.test_evaluator['output_dir'] = args.out
             cfg.test_evaluator['keep_results'] = True
+        if args.results is not None and osp.isdir(args.results):
+            raise SystemExit(f'error: --results {args.results!r} is a directory; give a file name')
         amp_message = enable_amp_testing(cfg) if args.amp else ''
+        # The training set tells a zero-shot split benchmark (trained on its seen classes) from
+        # the plain one; keep it for --results before the runner's copy is dropped below.
+        train_dataset = copy.deepcopy((cfg.get('train_dataloader') or {}).get('dataset'))
         # Testing needs no training parts; a training-free config may define only some of them
         # (a dataset base with a train split), which the Runner would otherwise refuse.
         for key in ('train_dataloader', 'train_cfg', 'optim_wrapper', 'param_scheduler'):
@@ -137,7 +177,9 @@ def main() -> None:
             check_checkpoint_fits(runner.model, args.checkpoint)
         if amp_message:
             runner.logger.info(amp_message)
-        runner.test()
+        metrics = runner.test()
+        if args.results is not None:
+            write_results_file(args, cfg, runner, metrics, train_dataset)
         finish_distributed()
 
 

@@ -74,3 +74,33 @@ def test_a_checkpoint_of_another_model_is_refused_unless_allowed(tmp_path):
     assert 'Iter(test)' not in refused.stdout  # no metrics of weights that were never loaded
     assert _run_test_tool(tmp_path, str(wrong), '--allow-mismatch').returncode == 0
     assert _run_test_tool(tmp_path, str(right)).returncode == 0
+
+
+def test_results_file_is_a_valid_leaderboard_input(tmp_path):
+    import json
+    import re
+
+    from mmpat.evaluation.leaderboard import load_record
+
+    out = tmp_path / 'results' / 'tiny.json'
+    done = run_tool(
+        [sys.executable, str(ROOT / 'tools/test.py'), str(CONFIG), '--work-dir', str(tmp_path)]
+        + ['--results', str(out), '--cfg-options', 'test_evaluator.type=OpenVocabIoUMetric']
+        + ['test_evaluator.average=present'],
+        cwd=ROOT,
+    )
+    data = load_record(out).data  # the leaderboard's own check of the format
+    assert data['format'] == 'mmpat-results/1'
+    assert data['config'] == str(CONFIG) and data['config_name'] == CONFIG.stem
+    assert data['checkpoint'] is None and data['device'] == 'cpu'
+    assert data['dataset'] == 'BaseSegDataset' and data['benchmark'] == 'BaseSegDataset'
+    assert data['num_classes'] == 3 and data['average'] == 'present'
+    assert data['data_root'].endswith('tiny_seg')
+    logged = dict(re.findall(r'\b(mIoU|aAcc|mAcc): ([0-9.]+)', done.stdout))
+    assert logged, done.stdout[-2000:]
+    for key, value in logged.items():  # the file holds what the run logged
+        assert data['metrics'][key] == float(value), key
+    # No split in the tiny set: unseen / hIoU are NaN in the run and null in the file.
+    assert data['metrics']['mIoU_unseen'] is None and data['metrics']['hIoU'] is None
+    assert 'NaN' not in out.read_text()
+    assert json.loads(out.read_text()) == data
