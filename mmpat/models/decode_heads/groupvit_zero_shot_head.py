@@ -210,8 +210,9 @@ class GroupViTZeroShotHead(BaseDecodeHead):
         prior = scores.softmax(dim=-1)
         k = min(self.topk, texts.shape[0])
         top = (scale * image_emb @ texts.t()).softmax(dim=-1).topk(k, dim=-1).indices  # [B, k]
+        # The value 1, not True: torch.jit.trace (FLOP counting) has no scatter_ for a bool.
         keep = torch.zeros_like(prior, dtype=torch.bool).scatter_(
-            -1, top[:, None, :].expand(-1, scores.shape[1], -1), True
+            -1, top[:, None, :].expand(-1, scores.shape[1], -1), 1
         )
         return scores.masked_fill(~keep, float('-inf')).softmax(dim=-1) * prior
 
