@@ -242,6 +242,16 @@ def _number(value: Any, digits: int = 2) -> str:
     return str(value)
 
 
+def _significant(value: Any) -> str:
+    """4 significant digits (parameters and FLOPs span 0.001 to 1000): 149.6, 0.003942."""
+    return MISSING if value is None else f'{float(value):.4g}'
+
+
+def _cell(value: Any) -> str:
+    """A cell of a free-form row: integers (threads, sizes) as they are, floats to 3 digits."""
+    return str(value) if isinstance(value, int) else _number(value, 3)
+
+
 def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     lines += ['| ' + ' | '.join(row) + ' |' for row in rows]
@@ -288,10 +298,10 @@ def _cost_cells(record: Record) -> dict[str, str]:
     data, setup = record.data, _setup(record)
     if record.kind == 'mmpat-flops':
         return {
-            'Params (M)': _number(data['params_m']['total']),
-            'Trainable (M)': _number(data['params_m']['trainable']),
-            f'GFLOPs ({setup})': _number(data['gflops']),
-            f'Text GFLOPs ({setup})': _number(data['text_gflops']),
+            'Params (M)': _significant(data['params_m']['total']),
+            'Trainable (M)': _significant(data['params_m']['trainable']),
+            f'GFLOPs ({setup})': _significant(data['gflops']),
+            f'Text GFLOPs ({setup})': _significant(data['text_gflops']),
         }
     return {
         f'Time ms ({data["device"]}: {setup})': _number(data['time_ms']['median'], 1),
@@ -337,24 +347,62 @@ def render_combined(
     )
 
 
+#: The columns of an efficiency row (``tools/analysis_tools/efficiency.py``): header -> key
+#: (dots reach into nested objects).
+EFFICIENCY_COLUMNS = {
+    'Config': 'config_name',
+    'Mode': 'mode',
+    'Threads': 'threads',
+    'GFLOP': 'forward_gflop',
+    'Time ms': 'time_ms.median',
+    'GFLOP/s': 'gflop_per_s',
+    'Matmul peak GFLOP/s': 'peak.gflop_per_s',
+    'Ratio to peak': 'ratio_to_peak',
+}
+
+
+def _flatten(row: Mapping[str, Any], prefix: str = '') -> dict[str, Any]:
+    """Nested objects as dotted keys: ``{'peak': {'ms': 1}}`` -> ``{'peak.ms': 1}``."""
+    flat: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f'{prefix}{key}.'))
+        else:
+            flat[f'{prefix}{key}'] = value
+    return flat
+
+
+def _notes(data: Mapping[str, Any]) -> str:
+    """The scalar keys of a file (device, torch, shape, ...) as one line."""
+    notes = []
+    for key, value in data.items():
+        if key in ('format', 'rows', 'title', 'tool') or isinstance(value, Mapping):
+            continue
+        if isinstance(value, list):
+            if not all(isinstance(v, (int, float, str)) for v in value):
+                continue
+            value = 'x'.join(map(str, value)) if key == 'shape' else ', '.join(map(str, value))
+        notes.append(f'{key}: {value}')
+    return '; '.join(notes)
+
+
 def render_rows_section(title: str, records: Sequence[Record]) -> list[str]:
-    """One table per file of free-form rows (refbench, efficiency), its scalars above it."""
+    """One table per file of rows (efficiency: :data:`EFFICIENCY_COLUMNS`; refbench: every key
+    of its rows), the file's scalar keys above it."""
     lines = [f'## {title}', '']
     for record in records:
-        rows = [row for row in record.data['rows'] if isinstance(row, dict)]
-        header = list(dict.fromkeys(key for row in rows for key in row))
+        rows = [_flatten(row) for row in record.data['rows'] if isinstance(row, Mapping)]
+        if record.kind == 'mmpat-efficiency':
+            columns = EFFICIENCY_COLUMNS
+        else:
+            columns = {key: key for key in dict.fromkeys(k for row in rows for k in row)}
         name = record.data.get('title') or record.data.get('tool') or record.path.stem
         lines += [f'### {name}', '']
-        skip = ('format', 'rows', 'title', 'tool')
-        notes = [
-            f'{key}: {value}'
-            for key, value in record.data.items()
-            if key not in skip and not isinstance(value, (dict, list))
-        ]
+        notes = _notes(record.data)
         if notes:
-            lines += ['; '.join(notes), '']
-        cells = [[_number(row.get(column), 3) for column in header] for row in rows]
-        lines += (_table(header, cells) if header else ['(no rows)']) + ['']
+            lines += [notes, '']
+        cells = [[_cell(row.get(key)) for key in columns.values()] for row in rows]
+        lines += (_table(list(columns), cells) if rows else ['(no rows)']) + ['']
     return lines
 
 

@@ -108,7 +108,7 @@ def test_tables_rows_methods_and_missing_cells(tmp_path, configs_dir):
     write(results, 'a.json', result(DENSE, 'A-847', 10.5))
     write(results, 'b.json', result(MINE, 'A-847', 12.25))
     write(results, 'c.json', result(DENSE, 'PC-459', 20.0))
-    write(results, 'd.json', flops(DENSE, 81.5, 149.62, 0.0))
+    write(results, 'd.json', flops(DENSE, 81.5, 149.62, 0.0))  # params: 4 digits
     write(results, 'e.json', speed(MINE, 1234.56, 2048.4))
     text = build_leaderboard([results], configs_dir, title='Test board')
 
@@ -126,7 +126,7 @@ def test_tables_rows_methods_and_missing_cells(tmp_path, configs_dir):
         '| Time ms (cpu: Test CPU, 2 thr, 448x448, slide) '
         '| Peak MB (rss, Test CPU, 2 thr, 448x448, slide) |',
         '| MaskCLIP | CLIP ViT-B/16 (frozen) | dense-clip_vit-b16_zeroshot_ade20k-847 | 10.50 '
-        '| 20.00 | 149.62 | 0.00 | 81.50 | - | - | - |',
+        '| 20.00 | 149.6 | 0 | 81.5 | - | - | - |',
         '| cfgs | r50 | my-net_r50_a847 | 12.25 | - | - | - | - | - | 1234.6 | 2048 |',
     ]
 
@@ -281,3 +281,32 @@ def _args(record):
         metrics=dict(mIoU=1.0, aAcc=1.0, mAcc=1.0),
         device='cpu',
     )
+
+
+def test_efficiency_section(tmp_path, configs_dir):
+    row = dict(
+        config=DENSE,
+        config_name='dense',
+        mode='slide',
+        threads=1,
+        forward_gflop=80.0,
+        time_ms=dict(median=1000.0, iqr=5.0),
+        gflop_per_s=80.0,
+        peak=dict(matmul_size=2048, gflop_per_s=160.0),
+        ratio_to_peak=0.5,
+    )
+    record = {
+        'format': 'mmpat-efficiency/1',
+        'device': 'cpu',
+        'device_name': 'Test CPU',
+        'shape': [448, 448],
+        'rows': [row, {**row, 'threads': 2, 'ratio_to_peak': None}],
+    }
+    text = build_leaderboard([write(tmp_path, 'eff.json', record)], configs_dir)
+    assert 'device: cpu; device_name: Test CPU; shape: 448x448' in text
+    assert table_rows(text, '### eff') == [
+        '| Config | Mode | Threads | GFLOP | Time ms | GFLOP/s | Matmul peak GFLOP/s '
+        '| Ratio to peak |',
+        '| dense | slide | 1 | 80.000 | 1000.000 | 80.000 | 160.000 | 0.500 |',
+        '| dense | slide | 2 | 80.000 | 1000.000 | 80.000 | 160.000 | - |',
+    ]
