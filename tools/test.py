@@ -131,7 +131,7 @@ def write_results_file(args: argparse.Namespace, cfg, runner, metrics: dict, tra
             train_dataset=train_dataset,
             num_classes=len(meta['classes']),
             average=averaging_mode(runner.test_evaluator.metrics),
-            metrics=metrics,
+            metrics=metrics or {},  # format_only evaluators return nothing
             device=get_device(),
         )
     except ValueError as error:
