@@ -4,11 +4,11 @@ Each published variant changes only the last block of a frozen CLIP ViT and adds
 (``docs/methods/dense_clip.md``): which attention mixes the patch tokens, and whether the
 block's attention residual and its MLP branch are kept.
 
-- MaskCLIP (Zhou et al., ECCV 2022, Sec. 3.2): no mixing, each token's own value;
-- SCLIP (Wang et al., ECCV 2024, Sec. 3.3, correlative self-attention):
+- MaskCLIP (Zhou et al., ECCV 2022): no mixing, each token's own value;
+- SCLIP (Wang et al., ECCV 2024, correlative self-attention):
   ``softmax(s q q^T) + softmax(s k k^T)`` applied to the values;
-- ClearCLIP (Lan et al., ECCV 2024, Sec. 4): ``softmax(s q q^T)``, residual and MLP removed;
-- NACLIP (Hajimiri et al., WACV 2025, Sec. 3): ``softmax(s k k^T + B)`` with ``B`` a Gaussian
+- ClearCLIP (Lan et al., ECCV 2024): ``softmax(s q q^T)``, residual and MLP removed;
+- NACLIP (Hajimiri et al., WACV 2025): ``softmax(s k k^T + B)`` with ``B`` a Gaussian
   of the patch-grid distance (std 5; the class token gets no bias), residual and MLP removed.
 
 ``s`` is the block's own scale ``head_dim ** -0.5``; every head of the block is used.

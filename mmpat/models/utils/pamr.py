@@ -1,4 +1,5 @@
-"""PAMR: pixel-adaptive mask refinement (Araslanov & Roth, CVPR 2020, Sec. 3.3).
+"""PAMR: pixel-adaptive mask refinement (Araslanov & Roth, "Single-Stage Semantic
+Segmentation from Image Labels", CVPR 2020; ``docs/methods/dense_clip.md``).
 
 Score maps are averaged, a few times over, with the scores of neighbouring pixels whose colour
 is alike. For a pixel ``i`` and a neighbour ``j``:
@@ -12,8 +13,8 @@ Our choices where the paper leaves them open (``docs/methods/dense_clip.md``): `
 the 8 neighbours of ``i`` at every dilation (the pixel itself is not one), pixels beyond the
 border repeat the border pixel (replicate padding, for the image and the scores alike), sigma
 is the population standard deviation (+1e-8 so that a flat patch gives k = 0, i.e. equal
-weights). The affinities are computed once and applied ``iterations`` times; being a convex
-combination, each step keeps a score map that is a distribution per pixel a distribution.
+weights). The affinities are computed once and applied ``iterations`` times; each step is a
+convex combination, so per-pixel distributions stay distributions.
 """
 
 from __future__ import annotations
