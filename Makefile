@@ -27,7 +27,7 @@ format: install
 	$(VENV)/bin/ruff format .
 
 test: lint
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q tests projects
 
 demo: install
 	$(PY) tools/run_offline_benchmark.py

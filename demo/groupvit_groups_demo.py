@@ -3,7 +3,7 @@
 Example::
 
     python demo/groupvit_groups_demo.py data/scenes/img_dir/val/000000.png \
-        configs/groupvit/groupvit-tiny_scenes-captions.py \
+        projects/groupvit_scenes/configs/groupvit-tiny_scenes-captions.py \
         work_dirs/groupvit-tiny_scenes-captions/iter_1000.pth --out groups.png
 
 CHECKPOINT may be an mmpat checkpoint, a released GroupViT ``.pth`` or an HF state dict

@@ -1,4 +1,4 @@
-"""Every config under configs/ parses and its model builds (weights files set to None), and,
+"""Every config under configs/ and projects/*/configs/ parses and its model builds (weights files set to None), and,
 shrunk to a tiny model, runs: a training forward/backward (configs that train) and a prediction
 (all configs).
 
@@ -30,6 +30,7 @@ from mmseg.structures import SegDataSample
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted(p for p in (ROOT / 'configs').rglob('*.py') if '_base_' not in p.parts)
+CONFIGS += sorted((ROOT / 'projects').glob('*/configs/*.py'))  # mmseg's projects/ convention
 IDS = [str(p.relative_to(ROOT)) for p in CONFIGS]
 VOCABULARY = ['background', 'cat', 'dog']
 SIZE = 64  # px of the tiny images (ViT-test: an 8 x 8 grid)
@@ -114,7 +115,7 @@ def shrink_clip_contrastive(cfg: dict) -> None:
 
 def shrink_groupvit(cfg: dict) -> None:
     shrink_groupvit_model(cfg)  # the arch of GroupViTPretrain, the parts' sizes otherwise
-    stem = (cfg.get('backbone') or {}).get('stem')
+    stem = (cfg.get('backbone') or {}).get('patch_embed')
     if stem is not None:  # the conv stem must stride GroupViT-test's patch size (16)
         stem.update(channels=(8, 16), strides=(4, 4))
     _tiny_preprocessor(cfg)

@@ -17,7 +17,8 @@ def mmpat_registered() -> set[tuple[str, str]]:
     for name in REGISTRIES:
         registry = getattr(seg_registry, name)
         for key, obj in registry.module_dict.items():
-            if getattr(obj, '__module__', '').startswith('mmpat.'):
+            module = getattr(obj, '__module__', '')
+            if module.startswith(('mmpat.', 'projects.')):  # ours and our projects'
                 found.add((name, key))
     return found
 
@@ -37,6 +38,9 @@ def floating_tensors(output) -> list[torch.Tensor]:
 
 def test_every_registered_module_has_a_case():
     covered = {(case.registry, case.cfg['type']) for case in CASES}
+    covered |= {
+        (case.registry, case.cfg['extension']['type']) for case in CASES if 'extension' in case.cfg
+    }
     missing = mmpat_registered() - covered
     assert not missing, f'registered mmpat modules without a tests/module_cases entry: {missing}'
 

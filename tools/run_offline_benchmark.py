@@ -15,8 +15,8 @@
    MVP-SEG then from itself (``--no-mvp-seg-plus`` skips it); evaluate both on ``val``;
 8. with ``--groupvit``: train GroupViT-tiny from the captions only (if its checkpoint is absent;
    ``--groupvit-config``, default the grounded 3000-iteration recipe, about 25 minutes on 2
-   cores; ``configs/groupvit/groupvit-tiny_scenes-captions.py`` takes about 8) and evaluate its
-   zero-shot segmentation on ``val``.
+   cores; ``projects/groupvit_scenes/configs/groupvit-tiny_scenes-captions.py`` takes about 8)
+   and evaluate its zero-shot segmentation on ``val``.
 
 Usage:
     python tools/run_offline_benchmark.py [--data data/scenes]
@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 CLIP_CONFIG = ROOT / 'configs/clip/clip-tiny_scenes.py'
 DENSE_CLIP_CONFIG = ROOT / 'configs/dense_clip/dense-clip_vit-scenes-tiny_scenes.py'
-GROUPVIT_CONFIG = 'configs/groupvit/groupvit-tiny_scenes-captions_grounded-3k.py'
+GROUPVIT_CONFIG = 'projects/groupvit_scenes/configs/groupvit-tiny_scenes-captions_grounded-3k.py'
 PAT_CONFIGS = {
     'pat': 'configs/pat/pat_clip-tiny_scenes.py',
     'pat_baseline': 'configs/pat/pat-baseline_clip-tiny_scenes.py',
@@ -112,9 +112,9 @@ def schedule_options(config: Path, iters: int) -> list[str]:
     ``end``, ``T_max``) are rescaled by ``iters / max_iters``, so a shorter run keeps its
     warm-up share and decays to the end (each phase keeps at least one iteration).
     """
-    from mmengine.config import Config
+    from mmpat.utils.projects import load_config_file
 
-    cfg = Config.fromfile(str(config))
+    cfg = load_config_file(str(config))
     total = int(cfg.train_cfg.max_iters)
     options = [f'train_cfg.max_iters={iters}']
     schedulers = cfg.get('param_scheduler') or []
@@ -148,9 +148,9 @@ def train_and_test(
     Returns:
         dict: ``checkpoint`` and ``metrics``.
     """
-    from mmengine.config import Config
+    from mmpat.utils.projects import load_config_file
 
-    iters = iters or Config.fromfile(str(config)).train_cfg.max_iters
+    iters = iters or load_config_file(str(config)).train_cfg.max_iters
     checkpoint = train_dir / f'iter_{iters}.pth'
     if checkpoint.is_file():
         print(f'found {checkpoint}, skipping training (delete it to retrain)')

@@ -27,14 +27,15 @@ def load_groupvit_segmentor(
         FileNotFoundError: Missing config or checkpoint.
         ValueError: Not a GroupViT segmentor, or weights that do not fit (message with shapes).
     """
-    from mmengine.config import Config, DictAction
+    from mmengine.config import DictAction
     from mmseg.registry import MODELS
 
     from mmpat.models.groupvit import load_groupvit_weights
+    from mmpat.utils.projects import load_config_file
 
     if not osp.isfile(config):
         raise FileNotFoundError(f'config {config!r} does not exist')
-    cfg = Config.fromfile(config)
+    cfg = load_config_file(str(config))
     overrides = {}
     for option in cfg_options:
         key, sep, value = option.partition('=')

@@ -15,6 +15,7 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 from PIL import Image, UnidentifiedImageError
 
+from mmpat.utils.projects import load_config_file
 from mmpat.utils.vocabulary import primary_name
 from mmpat.visualization import draw_overlay
 
@@ -92,7 +93,7 @@ class OpenVocabInferencer:
         if isinstance(config, (str, os.PathLike)):
             if not osp.isfile(config):
                 raise FileNotFoundError(f'Config {str(config)!r} does not exist.')
-            config = Config.fromfile(str(config))
+            config = load_config_file(str(config))
         if cfg_options:
             config.merge_from_dict(cfg_options)
         self.cfg = config

@@ -36,6 +36,7 @@ from torch import Tensor, nn
 
 from mmpat.models.decode_heads import PixelReconHead
 from mmpat.models.necks import PyramidTokenizer
+from mmpat.utils.projects import load_config_file
 
 from .open_vocab_inferencer import ImageInput, _test_pipeline, read_image
 from .weights import load_model_weights
@@ -136,7 +137,7 @@ def init_tokenizer(
         if not osp.isfile(config):
             raise FileNotFoundError(f'Config {str(config)!r} does not exist.')
         source = f'config {str(config)!r}'
-        config = Config.fromfile(str(config))
+        config = load_config_file(str(config))
     else:
         source = 'the config'
         config = copy.deepcopy(config)

@@ -16,6 +16,7 @@ from mmpat.compat import TRUST_ENV, CheckpointError, configure_runtime
 from mmpat.engine.optim_wrappers import BF16AmpOptimWrapper  # noqa: F401 (registered for --amp)
 
 from .ignore_index import check_ignore_index
+from .projects import add_projects_root
 from .registry_errors import explain_registry_error
 
 
@@ -48,6 +49,7 @@ def load_config(args: argparse.Namespace) -> Config:
     """Read the config, apply overrides, and set work_dir / launcher / distributed settings."""
     if not osp.isfile(args.config):
         sys.exit(f'error: config file {args.config!r} does not exist.')
+    add_projects_root(args.config)
     if args.trust_checkpoint:
         os.environ[TRUST_ENV] = '1'
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import torch
-from mmseg.registry import MODELS
-
-TOKEN_TEXT_LOSS = dict(type='GroupTextMILLoss', loss_name='loss_token_text')
-
 
 def shrink_groupvit_model(cfg: dict, arch: str = 'GroupViT-test') -> None:
     """A GroupViT model config -> the ``arch`` preset, in place: ``arch`` of the compatibility
@@ -22,16 +17,3 @@ def shrink_groupvit_model(cfg: dict, arch: str = 'GroupViT-test') -> None:
     cfg['backbone'].update(preset['image'])
     cfg['text_encoder'].update(preset['text'], proj=dict(preset['proj']))
     cfg['decode_head'].update(in_channels=preset['image']['embed_dim'], proj=dict(preset['proj']))
-
-
-def tiny_pretrain_with_token_loss(seed: int = 0):
-    """GroupViT-test pretraining model, 2 prompts, with ``token_text_loss`` (token projector)."""
-    torch.manual_seed(seed)
-    return MODELS.build(
-        dict(
-            type='GroupViTPretrain',
-            arch='GroupViT-test',
-            num_prompts=2,
-            token_text_loss=TOKEN_TEXT_LOSS,
-        )
-    )

@@ -82,22 +82,6 @@ def _check_contrastive(out) -> None:
         assert value.shape == () and float(value) > 0, f'{key} = {value}: not a positive scalar'
 
 
-def _positive_scalar(key: str):
-    """A loss that returns only ``{key: scalar > 0}``."""
-
-    def check(out) -> None:
-        assert set(out) == {key}, f'keys {sorted(out)}, expected only {key!r}'
-        assert out[key].shape == () and out[key].item() > 0, f'{key} = {out[key]}: not > 0'
-
-    return check
-
-
-def _check_usage(out) -> None:
-    assert set(out) == {'loss_groups'}, f'keys {sorted(out)}'
-    value = float(out['loss_groups'])
-    assert 0 <= value <= 1.0, f'loss_groups = {value}: the weighted usage term is in [0, 1]'
-
-
 def _tokens():
     return (torch.tensor([[49406, 320, 2368, 49407, 0, 0]]),), {}
 
@@ -202,66 +186,6 @@ CASES = [
         cfg=dict(type='GroupViTContrastiveLoss'),
         make_inputs=_loss_inputs,
         check=_check_contrastive,
-    ),
-    ModuleCase(
-        cfg=dict(type='GroupTextMILLoss'),
-        make_inputs=lambda: (
-            (torch.randn(2, 3, 8, requires_grad=True), torch.randn(2, 2, 8), torch.tensor(2.0)),
-            {},
-        ),
-        check=_positive_scalar('loss_group_text'),  # unmatched_weight=0: the one term
-    ),
-    ModuleCase(
-        cfg=dict(type='GroupSegmentConsistencyLoss'),
-        make_inputs=lambda: (
-            (
-                torch.randn(2, 3, 8, requires_grad=True),
-                torch.randn(2, 5, 8),
-                torch.nn.functional.one_hot(torch.tensor([[0, 0, 1, 1, 1], [2, 2, 2, 0, 1]]), 3)
-                .transpose(1, 2)
-                .float(),
-                torch.randn(4, 8),
-                torch.tensor(2.0),
-            ),
-            {},
-        ),
-        check=_positive_scalar('loss_group_segment'),
-    ),
-    ModuleCase(
-        cfg=dict(type='GroupPurityLoss'),
-        make_inputs=lambda: (
-            (
-                torch.randn(2, 3, 5, requires_grad=True).softmax(1),
-                torch.randn(2, 5, 8),
-                torch.randn(4, 8),
-                torch.tensor(2.0),
-            ),
-            {},
-        ),
-        check=_positive_scalar('loss_group_purity'),
-    ),
-    ModuleCase(
-        cfg=dict(type='NounSwapMILLoss', num_swaps=2),
-        make_inputs=lambda: (
-            (
-                torch.randn(2, 5, 8, requires_grad=True),
-                torch.randn(3, 8),
-                torch.randn(3, 2, 8),
-                torch.tensor([[True, False], [True, True], [False, False]]),
-                torch.tensor([0, 1, 1]),
-                torch.tensor(2.0),
-            ),
-            {},
-        ),
-        check=_positive_scalar('loss_noun_swap'),
-    ),
-    ModuleCase(
-        cfg=dict(type='GroupUsageLoss', loss_weight=0.5),
-        make_inputs=lambda: (
-            ([torch.randn(2, 8, 20, requires_grad=True).softmax(1), torch.rand(2, 2, 8)],),
-            {},
-        ),
-        check=_check_usage,
     ),
     ModuleCase(
         cfg=dict(type='EvalVocabularyHook'),

@@ -26,6 +26,12 @@ generate_scenes(str(_ROOT), size=32, num_pretrain=2, num_train=2, num_val=2, pro
 _CLASSES = ('background', 'red circle', 'red square', 'blue circle')
 
 
+def _check_torchvision_image(output: dict) -> None:
+    # the crop's size, in mmcv's [H, W, 3] uint8 layout
+    assert output['img'].shape == (8, 8, 3) and output['img'].dtype == np.uint8, output['img'].shape
+    assert output['img_shape'] == (8, 8)
+
+
 def _check_seg_item(output: dict) -> None:
     assert output['inputs'].shape == (3, 32, 32)
     assert output['data_samples'].gt_sem_seg.data.shape == (1, 32, 32)
@@ -92,6 +98,13 @@ CASES = [
         registry='TRANSFORMS',
         backward=False,
         check=_check_packed_caption,
+    ),
+    ModuleCase(
+        cfg=dict(type='TorchVisionImage', transforms=[dict(type='RandomResizedCrop', size=8)]),
+        make_inputs=lambda: ((dict(img=np.zeros((20, 30, 3), np.uint8)),), {}),
+        registry='TRANSFORMS',
+        backward=False,
+        check=_check_torchvision_image,
     ),
     ModuleCase(
         cfg=dict(

@@ -293,7 +293,8 @@ def test_default_meta_is_used_only_without_anything_better(scenes):
 def test_checkpoint_before_the_first_validation_records_the_test_classes(scenes):
     # GroupViTPretrain trained on captions (EvalVocabularyHook): no vocabulary yet at a save
     model = MODELS.build(dict(type='GroupViTPretrain', arch='GroupViT-test', num_prompts=0))
-    cfg = Config.fromfile(str(ROOT / 'configs/groupvit/groupvit-tiny_scenes-captions.py'))
+    config = ROOT / 'projects/groupvit_scenes/configs/groupvit-tiny_scenes-captions.py'
+    cfg = Config.fromfile(str(config))
     cfg.test_dataloader.dataset.data_root = scenes['root']
     runner = SimpleNamespace(model=model, cfg=cfg, logger=None)
     checkpoint = dict(meta=dict(dataset_meta=dict()))

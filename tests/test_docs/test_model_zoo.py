@@ -1,6 +1,7 @@
-"""Every config family under ``configs/`` has a model-zoo README and a metafile that mim can read.
+"""Every config family has a model-zoo README and a metafile that mim can read.
 
-A family is a folder of ``configs/`` other than ``_base_``. Its ``metafile.yaml`` must parse, and
+A family is a folder of ``configs/`` other than ``_base_``, or a project ``projects/<name>/``
+(its configs in ``projects/<name>/configs/``, README and metafile at the project's root). Its ``metafile.yaml`` must parse, and
 every ``Config:`` path in it must exist; every config file of the folder must be linked from its
 ``README.md`` (a Markdown link to the file) or listed in the metafile.
 """
@@ -15,7 +16,13 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 FAMILIES = sorted(p for p in (ROOT / 'configs').iterdir() if p.is_dir() and p.name != '_base_')
+FAMILIES += sorted(p for p in (ROOT / 'projects').iterdir() if (p / 'configs').is_dir())
 IDS = [p.name for p in FAMILIES]
+
+
+def config_files(family: Path) -> list[Path]:
+    folder = family / 'configs' if family.parent.name == 'projects' else family
+    return sorted(folder.glob('*.py'))
 LINK = re.compile(r'\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)')  # [text](target "title")
 
 
@@ -39,7 +46,7 @@ def readme_links(family: Path) -> set[Path]:
 
 
 def test_there_are_families():
-    assert {'clip', 'dense_clip', 'groupvit', 'pat'} <= set(IDS)
+    assert {'clip', 'dense_clip', 'groupvit', 'pat', 'groupvit_scenes'} <= set(IDS)
 
 
 @pytest.mark.parametrize('family', FAMILIES, ids=IDS)
@@ -70,7 +77,7 @@ def test_every_config_is_documented(family: Path):
     models = read_metafile(family)['Models']
     listed = {(ROOT / m['Config']).resolve() for m in models if m.get('Config')}
     linked = readme_links(family)
-    missing = [p.name for p in sorted(family.glob('*.py')) if p.resolve() not in listed | linked]
+    missing = [p.name for p in config_files(family) if p.resolve() not in listed | linked]
     assert not missing, (
         f'configs/{family.name}: not linked in README.md nor listed in metafile.yaml: {missing}'
     )

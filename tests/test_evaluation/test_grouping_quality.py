@@ -50,7 +50,7 @@ def test_report_tool_runs_on_a_tiny_model(tmp_path):
     generate_scenes(str(data), size=64, num_pretrain=0, num_train=0, num_val=4, progress=False)
     config = tmp_path / 'cfg.py'
     config.write_text(
-        f"_base_ = '{ROOT}/configs/groupvit/groupvit-tiny_scenes-captions.py'\n"
+        f"_base_ = '{ROOT}/projects/groupvit_scenes/configs/groupvit-tiny_scenes-captions.py'\n"
         "model = dict(arch='GroupViT-test', data_preprocessor=dict(size=(64, 64)))\n"
         f"test_dataloader = dict(dataset=dict(data_root='{data}'))\n"
     )

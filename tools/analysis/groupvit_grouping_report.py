@@ -30,7 +30,7 @@ label map and the ground truth, then prints:
 Example::
 
     python tools/analysis/groupvit_grouping_report.py \\
-        configs/groupvit/groupvit-tiny_scenes-captions.py \\
+        projects/groupvit_scenes/configs/groupvit-tiny_scenes-captions.py \\
         work_dirs/groupvit-tiny_scenes-captions/iter_1000.pth [--max-images 100] [--json]
 """
 
@@ -140,7 +140,10 @@ def report(model, dataloader, max_images: int | None = None) -> dict:
     model.set_vocabulary(classes)
     head = model.decode_head  # GroupViTZeroShotHead: the protocol
     offset = len(model.class_names) - len(model.text_class_names)  # 1: threshold background
-    by_tokens = hasattr(model, 'token_projector')  # groups can be named by their tokens
+    # Groups can be named by their tokens when the model's extension projects them
+    # (ScenesGroupingLosses of projects/groupvit_scenes with a token-level term).
+    extension = getattr(model, 'extension', None)
+    by_tokens = getattr(extension, 'token_projector', None) is not None
     preds, oracles, gts, token_preds = [], [], [], []
     groups_used, object_ious, fg_pred, fg_true = [], [], [], []
     hits = dict(image=[], group=[], image_words=[], group_words=[])
@@ -169,7 +172,7 @@ def report(model, dataloader, max_images: int | None = None) -> dict:
             group_scores = head.group_class_scores(feats, text)[0].cpu().numpy()  # [S, C]
             if by_tokens:
                 named = head.decode_groups(
-                    feats, text, inputs.shape[2:], model.token_group_logits(feats)
+                    feats, text, inputs.shape[2:], extension.token_group_logits(model, feats)
                 )
                 named = F.interpolate(named, size=gt.shape, mode='bilinear', align_corners=False)
                 token_preds.append(named[0].argmax(dim=0).cpu().numpy())

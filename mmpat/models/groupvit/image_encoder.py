@@ -8,15 +8,14 @@ head projects into the image embedding). Our choices (config fields): ``gumbel=T
 position embedding is bicubic-interpolated (``align_corners=False``) whenever the token grid
 differs from the pretraining grid, so any input size works.
 
-``stem`` (our option, off by default, not in the paper) replaces the linear patchify by a small
-BatchNorm CNN (:class:`ConvStem`). A ViT trained from scratch on little data learns shapes
-slowly; on the generated scenes the linear patchify GroupViT-tiny does not learn them at all in
-a CPU budget (see the README), the conv stem with a token-level caption loss does.
+``patch_embed`` (our option, default the paper's linear patchify) takes any registered patch
+embedding instead, e.g. the BatchNorm CNN ``ConvStem`` of ``projects/groupvit_scenes/``: a
+module built with ``in_channels`` and ``embed_dim``, with a ``patch_size`` attribute (its total
+stride) and ``forward(x) -> (tokens [B, h*w, C], (h, w))``.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
@@ -33,65 +32,13 @@ class PatchEmbed(nn.Module):
 
     def __init__(self, *, in_channels: int, embed_dim: int, patch_size: int) -> None:
         super().__init__()
+        self.patch_size = patch_size
         self.proj = nn.Conv2d(in_channels, embed_dim, kernel_size=patch_size, stride=patch_size)
         self.norm = nn.LayerNorm(embed_dim)
 
     def forward(self, x: Tensor) -> tuple[Tensor, tuple[int, int]]:
         """[B, 3, H, W] -> tokens [B, h*w, C] and the grid (h, w)."""
         x = self.proj(x)
-        grid = (x.shape[2], x.shape[3])
-        return self.norm(x.flatten(2).transpose(1, 2)), grid
-
-
-def conv_bn_relu(in_channels: int, out_channels: int, stride: int) -> list[nn.Module]:
-    """3x3 conv (padding 1, no bias), BatchNorm, ReLU."""
-    return [
-        nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False),
-        nn.BatchNorm2d(out_channels),
-        nn.ReLU(inplace=True),
-    ]
-
-
-class ConvStem(nn.Module):
-    """Convolutional patch embedding: stages of two 3x3 conv-BN-ReLU, a 1x1 conv, LayerNorm.
-
-    Each stage's first conv has the stage's stride; the product of the strides is the patch
-    size, so the token grid is ``ceil`` of the linear patchify's (the same at the pretraining
-    size when it divides).
-
-    Args:
-        in_channels (int): Image channels.
-        embed_dim (int): Token channels.
-        channels (Sequence[int]): Channels per stage.
-        strides (Sequence[int]): Stride per stage.
-    """
-
-    def __init__(
-        self,
-        *,
-        in_channels: int,
-        embed_dim: int,
-        channels: Sequence[int],
-        strides: Sequence[int],
-    ) -> None:
-        super().__init__()
-        if len(channels) != len(strides) or not channels:
-            raise ValueError(
-                f'stem channels {tuple(channels)} and strides {tuple(strides)} need one entry '
-                'per stage (at least one stage)'
-            )
-        layers: list[nn.Module] = []
-        prev = in_channels
-        for out, stride in zip(channels, strides):
-            layers += conv_bn_relu(prev, out, stride) + conv_bn_relu(out, out, 1)
-            prev = out
-        self.body = nn.Sequential(*layers)
-        self.proj = nn.Conv2d(prev, embed_dim, kernel_size=1)
-        self.norm = nn.LayerNorm(embed_dim)
-
-    def forward(self, x: Tensor) -> tuple[Tensor, tuple[int, int]]:
-        """[B, 3, H, W] -> tokens [B, h*w, C] and the grid (h, w)."""
-        x = self.proj(self.body(x))
         grid = (x.shape[2], x.shape[3])
         return self.norm(x.flatten(2).transpose(1, 2)), grid
 
@@ -200,9 +147,9 @@ class GroupViT(BaseModule):
         hard_assignment (bool): One-hot (straight-through) assignment.
         gumbel_tau (float): Gumbel temperature.
         assign_eps (float): Assignment normaliser epsilon.
-        stem (dict, optional): ``dict(channels=..., strides=...)`` for a :class:`ConvStem`
-            instead of the linear patchify (the paper's: None); the strides multiply to
-            ``patch_size``.
+        patch_embed (dict, optional): A registered patch embedding replacing the linear
+            patchify (the paper's: None), built with ``in_channels`` and ``embed_dim``; its
+            ``patch_size`` attribute (total stride) must equal ``patch_size``.
         pretrained (str, optional): A GroupViT checkpoint (released ``.pth``, HF state dict or
             mmpat checkpoint) whose image encoder is loaded.
         init_cfg (dict, optional): mmengine init config.
@@ -226,7 +173,7 @@ class GroupViT(BaseModule):
         hard_assignment: bool = True,
         gumbel_tau: float = 1.0,
         assign_eps: float = 1.0,
-        stem: dict | None = None,
+        patch_embed: dict | None = None,
         pretrained: str | None = None,
         init_cfg: dict | None = None,
     ) -> None:
@@ -246,18 +193,19 @@ class GroupViT(BaseModule):
         self.patch_size = patch_size
         self.embed_dim = embed_dim
         self.in_channels = in_channels
-        if stem is None:
+        if patch_embed is None:
             self.patch_embed = PatchEmbed(
                 in_channels=in_channels, embed_dim=embed_dim, patch_size=patch_size
             )
         else:
-            stride = math.prod(stem.get('strides', ()))
+            cfg = dict(patch_embed, in_channels=in_channels, embed_dim=embed_dim)
+            self.patch_embed = MODELS.build(cfg)
+            stride = getattr(self.patch_embed, 'patch_size', None)
             if stride != patch_size:
                 raise ValueError(
-                    f'stem strides {tuple(stem.get("strides", ()))} multiply to {stride}, '
-                    f'not patch_size {patch_size}'
+                    f'patch_embed {patch_embed.get("type")!r} has a total stride (patch_size '
+                    f'attribute) of {stride}, not patch_size {patch_size}'
                 )
-            self.patch_embed = ConvStem(in_channels=in_channels, embed_dim=embed_dim, **stem)
         self.pretrain_grid = (img_size // patch_size, img_size // patch_size)
         num_patches = self.pretrain_grid[0] * self.pretrain_grid[1]
         self.pos_embed = nn.Parameter(torch.zeros(1, num_patches, embed_dim))

@@ -27,8 +27,8 @@ the scenes: a large background group kept by the protocol); averaging distributi
 A background segment matches no prompt (flat ``q``), so a group holding background must be flat
 whatever it sees elsewhere; an object's segment is peaked on its name, and so must its group be.
 
-Off by default (the paper's recipe stays exact); ``GroupViTPretrain(group_segment_loss=dict(
-type='GroupSegmentConsistencyLoss'))`` turns it on (with ``token_text_loss``, which trains the
+A field of the scenes extension (``ScenesGroupingLosses(group_segment_loss=dict(
+type='GroupSegmentConsistencyLoss'))``) (with ``token_text_loss``, which trains the
 token projector).
 """
 

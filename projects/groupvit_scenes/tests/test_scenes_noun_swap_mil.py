@@ -9,9 +9,10 @@ import pytest
 import torch
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
+from scenes_models import pretrain_cfg
 
-from mmpat.models.losses import NounSwapMILLoss
-from mmpat.models.losses.caption_nouns import noun_swaps
+from projects.groupvit_scenes.groupvit_scenes import NounSwapMILLoss
+from projects.groupvit_scenes.groupvit_scenes.noun_swaps import noun_swaps
 
 
 def test_noun_swaps_keep_adjectives_and_skip_own_and_generic_nouns():
@@ -88,9 +89,7 @@ def test_noun_swap_loss_instance_mask_skips_instances():
 def test_pretrain_noun_swap_texts_and_gradient():
     torch.manual_seed(0)
     model = MODELS.build(
-        dict(
-            type='GroupViTPretrain',
-            arch='GroupViT-test',
+        pretrain_cfg(
             num_prompts=2,
             noun_phrases=True,
             noun_swap_loss=dict(type='NounSwapMILLoss', num_swaps=3),
@@ -98,7 +97,7 @@ def test_pretrain_noun_swap_texts_and_gradient():
     )
     captions = ['a red circle and a blue star', 'a green square', 'a yellow object']
     phrases = [[('a {}.', 'red circle'), ('a {}.', 'blue star')], [('x {}', 'green square')], []]
-    texts, slots = model.noun_swap_texts(captions, phrases)
+    texts, slots = model.extension.noun_swap_texts(model, captions, phrases)
     # vocabulary {circle, star, square, object}: own nouns and 'object' never swapped in
     assert texts == ['a red square.', 'a blue square.', 'x green circle', 'x green star']
     assert slots.tolist() == [0, 3, 6, 7]  # [B=3, K=2, M=3] layout
@@ -117,9 +116,9 @@ def test_pretrain_group_noun_swap_reaches_groups_and_checks_num_swaps(pretrain_l
     assert 'loss_noun_swap' not in losses and losses['loss_group_noun_swap'] > 0
     losses['loss_group_noun_swap'].backward()
     assert model.backbone.patch_embed.proj.weight.grad.abs().sum() > 0
-    assert not hasattr(model, 'token_projector')  # the group term needs no token projector
-    cfg = dict(type='GroupViTPretrain', arch='GroupViT-test', group_noun_swap_loss=swap)
+    assert model.extension.token_projector is None  # the group term needs no token projector
+    cfg = dict(group_noun_swap_loss=swap)
     with pytest.raises(ValueError, match='same num_swaps'):
-        MODELS.build(dict(cfg, noun_swap_loss=dict(type='NounSwapMILLoss', num_swaps=2)))
+        MODELS.build(pretrain_cfg(**cfg, noun_swap_loss=dict(type='NounSwapMILLoss', num_swaps=2)))
     with pytest.raises(ValueError, match='num_prompts > 0'):
-        MODELS.build(dict(cfg, num_prompts=0))
+        MODELS.build(pretrain_cfg(**cfg, num_prompts=0))

@@ -21,9 +21,8 @@ things share a group; it is the information about what the tokens name that the 
 loses. Splitting tokens that name alike (e.g. background) neither costs nor gains, so it does
 not ask for more groups than there are things to tell apart.
 
-Off by default (the paper's recipe stays exact); ``GroupViTPretrain(group_purity_loss=dict(
-type='GroupPurityLoss'))`` turns it on (with ``token_text_loss``, which trains the token
-projector).
+A field of the scenes extension (``ScenesGroupingLosses(group_purity_loss=dict(
+type='GroupPurityLoss'))``), with ``token_text_loss`` (which trains the token projector).
 """
 
 from __future__ import annotations

@@ -36,8 +36,8 @@ weighs its images alike) and scaled by ``unmatched_weight`` (returned as
 ``loss_group_unmatched``). The zero-shot protocol labels a group by how peaked its class
 scores are, so a background group must be flat while an object group is peaked.
 
-Off by default (the paper's recipe stays exact);
-``GroupViTPretrain(group_text_loss=dict(type='GroupTextMILLoss'))`` turns it on.
+A field of the scenes extension (``ScenesGroupingLosses(group_text_loss=dict(
+type='GroupTextMILLoss'))``; also its ``token_text_loss``, on the image tokens).
 """
 
 from __future__ import annotations

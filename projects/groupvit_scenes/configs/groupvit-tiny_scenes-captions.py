@@ -2,14 +2,15 @@
 # segmentation of the scenes val split (all 30 classes + background, whole image; the zero-shot
 # protocol of docs/methods/groupvit.md). CPU-sized (1000 iterations, about 8 minutes on 2 cores):
 #   python tools/dataset_converters/gen_scenes.py --out data/scenes
-#   python tools/train.py configs/groupvit/groupvit-tiny_scenes-captions.py
-#   python tools/test.py configs/groupvit/groupvit-tiny_scenes-captions.py \
+#   python tools/train.py projects/groupvit_scenes/configs/groupvit-tiny_scenes-captions.py
+#   python tools/test.py projects/groupvit_scenes/configs/groupvit-tiny_scenes-captions.py \
 #       work_dirs/groupvit-tiny_scenes-captions/iter_1000.pth
 #   python tools/analysis/groupvit_grouping_report.py \
-#       configs/groupvit/groupvit-tiny_scenes-captions.py \
+#       projects/groupvit_scenes/configs/groupvit-tiny_scenes-captions.py \
 #       work_dirs/groupvit-tiny_scenes-captions/iter_1000.pth
-# Our additions to the paper's recipe for this small-data setting (config fields, off by default),
-# each measured with the report tool on val (single runs, see the README):
+# Our additions to the paper's recipe for this small-data setting (fields of the
+# ScenesGroupingLosses extension), each measured with the report tool on val (single runs, see
+# docs/experiments/groupvit_scenes.md):
 # - group_loss: GroupUsageLoss over the batch. Without it the groups nearly collapse (2.1 groups
 #   per image, oracle-labelled groups mIoU 19); with it ~4 groups per image and oracle mIoU
 #   33-40 (the groups follow the objects).
@@ -22,18 +23,29 @@
 #   it the group is an object in ~40% of the images and mIoU over 4 seeds is 4.59, 2.53, 3.84,
 #   3.99 vs 2.89 for background everywhere (shapes are still named at chance).
 _base_ = [
-    '../_base_/datasets/scenes.py',
-    '../_base_/default_runtime.py',
+    '../../../configs/_base_/datasets/scenes.py',
+    '../../../configs/_base_/default_runtime.py',
 ]
+# The project's modules (ScenesGroupingLosses, its losses, ConvStem); the tools put the folder
+# holding projects/ on the import path.
+custom_imports = dict(
+    imports=['mmpat', 'projects.groupvit_scenes.groupvit_scenes'], allow_failed_imports=False
+)
 model = dict(
     type='GroupViTPretrain',
     arch='GroupViT-tiny',
     num_prompts=2,  # K noun prompts per caption (multi-label loss); 0 = ITC only
     prompt_templates='imagenet',
     noun_phrases=True,
-    group_loss=dict(type='GroupUsageLoss', loss_weight=1.0, token_weight=0.3, per_image=False),
-    group_text_loss=dict(
-        type='GroupTextMILLoss', loss_weight=1.0, own_image_negatives=True, unmatched_weight=10.0
+    extension=dict(
+        type='ScenesGroupingLosses',
+        group_loss=dict(type='GroupUsageLoss', loss_weight=1.0, token_weight=0.3, per_image=False),
+        group_text_loss=dict(
+            type='GroupTextMILLoss',
+            loss_weight=1.0,
+            own_image_negatives=True,
+            unmatched_weight=10.0,
+        ),
     ),
     templates=['a photo of a {}.'],
     bg_thresh=0.95,

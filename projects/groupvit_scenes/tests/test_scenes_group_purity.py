@@ -8,8 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmseg.registry import MODELS
+from scenes_models import pretrain_cfg
 
-from mmpat.models.losses import GroupPurityLoss
+from projects.groupvit_scenes.groupvit_scenes import GroupPurityLoss
 
 
 def _entropy(p):
@@ -112,6 +113,8 @@ def test_pretrain_group_purity_loss_wiring(pretrain_losses):
     losses['loss_group_purity'].backward()
     grouping = model.backbone.layers[0].downsample  # the first grouping block
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in grouping.parameters())
-    assert model.token_projector[1].weight.grad is None  # the tokens only say what they name
+    assert (
+        model.extension.token_projector[1].weight.grad is None
+    )  # the tokens only say what they name
     with pytest.raises(ValueError, match='set token_text_loss'):
-        MODELS.build(dict(type='GroupViTPretrain', arch='GroupViT-test', group_purity_loss=purity))
+        MODELS.build(pretrain_cfg(group_purity_loss=purity))

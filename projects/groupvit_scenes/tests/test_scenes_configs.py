@@ -1,5 +1,5 @@
-"""configs/groupvit/groupvit-tiny_scenes-captions.py as shipped (GroupViT-tiny, its extra losses)
-through tools/train.py (4 iterations on a few scenes, validation at the end), tools/test.py (also
+"""projects/groupvit_scenes/configs/groupvit-tiny_scenes-captions.py as shipped (GroupViT-tiny,
+its extra losses) through tools/train.py (4 iterations on a few scenes, validation at the end), tools/test.py (also
 with the colour-vocabulary config) and the grouping report."""
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from helpers.tools import run_tool
 
 from mmpat.datasets.scenes import generate_scenes
 
-ROOT = Path(__file__).resolve().parents[2]
-CONFIG = ROOT / 'configs/groupvit/groupvit-tiny_scenes-captions.py'
-COLOUR_CONFIG = ROOT / 'configs/groupvit/groupvit-tiny_scenes-captions_colour-vocab.py'
+ROOT = Path(__file__).resolve().parents[3]
+CONFIGS = ROOT / 'projects/groupvit_scenes/configs'
+CONFIG = CONFIGS / 'groupvit-tiny_scenes-captions.py'
+COLOUR_CONFIG = CONFIGS / 'groupvit-tiny_scenes-captions_colour-vocab.py'
 
 
 @pytest.mark.slow

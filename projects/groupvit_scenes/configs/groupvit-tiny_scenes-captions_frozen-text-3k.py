@@ -1,6 +1,7 @@
-# Experimental recipe on the scenes (our choices, not the paper's), measured in the README:
-# the shipped scenes config plus
-# - a BatchNorm conv stem instead of the linear patchify (GroupViT(stem=...)),
+# Experimental recipe on the scenes (our choices, not the paper's), measured in
+# docs/experiments/groupvit_scenes.md: the shipped scenes config plus
+# - a BatchNorm conv stem instead of the linear patchify
+#   (GroupViT(patch_embed=dict(type='ConvStem', ...))),
 # - the noun-prompt MIL loss on the tokens before the first grouping (token_text_loss) and the
 #   noun-swap loss on them ('red circle' against 'red square', ...: noun_swap_loss),
 # - the text tower (encoder and projector) frozen at its random initialisation: trained, it
@@ -8,12 +9,15 @@
 #   loss can then ask the image side for shapes; frozen, the shape words stay apart,
 # - 3000 iterations (about 25 min on 2 cores).
 # Still text-supervised from captions only (the text tower is random, not pretrained).
-#   python tools/train.py configs/groupvit/groupvit-tiny_scenes-captions_frozen-text-3k.py
+#   python tools/train.py \
+#       projects/groupvit_scenes/configs/groupvit-tiny_scenes-captions_frozen-text-3k.py
 _base_ = ['./groupvit-tiny_scenes-captions.py']
 model = dict(
-    backbone=dict(stem=dict(channels=(32, 64, 128), strides=(2, 2, 3))),
-    token_text_loss=dict(type='GroupTextMILLoss', loss_name='loss_token_text'),
-    noun_swap_loss=dict(type='NounSwapMILLoss', num_swaps=4),
+    backbone=dict(patch_embed=dict(type='ConvStem', channels=(32, 64, 128), strides=(2, 2, 3))),
+    extension=dict(
+        token_text_loss=dict(type='GroupTextMILLoss', loss_name='loss_token_text'),
+        noun_swap_loss=dict(type='NounSwapMILLoss', num_swaps=4),
+    ),
 )
 max_iters = 3000
 warmup_iters = 50

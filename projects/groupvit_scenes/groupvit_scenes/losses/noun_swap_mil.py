@@ -12,11 +12,11 @@ image b is ``s * max_n <E_bn, t>`` (multiple instance: the object covers a few t
 each prompt p of image b with its swaps ``w_1..w_M``, the loss is the cross-entropy of
 ``[score(p), score(w_1), ..., score(w_M)]`` with the prompt as target, averaged over prompts
 (swaps masked out where a prompt has fewer). The swaps come from
-:func:`mmpat.models.losses.caption_nouns.noun_swaps` (nouns of the same caption and generic
+:func:`groupvit_scenes.noun_swaps.noun_swaps` (nouns of the same caption and generic
 nouns such as "object" are never used: they may be true of the image).
 
-Off by default (the paper's recipe stays exact); ``GroupViTPretrain(noun_swap_loss=dict(
-type='NounSwapMILLoss'))`` turns it on.
+A field of the scenes extension (``ScenesGroupingLosses(noun_swap_loss=dict(
+type='NounSwapMILLoss'))``).
 """
 
 from __future__ import annotations

@@ -9,9 +9,10 @@ import torch
 from helpers.two_processes import run_in_two_processes
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
+from scenes_models import pretrain_cfg
 
-from mmpat.models.losses import GroupTextMILLoss
 from mmpat.models.segmentors.groupvit_pretrain import tokens_to_final_groups
+from projects.groupvit_scenes.groupvit_scenes import GroupTextMILLoss
 
 B, S, K, DIN, D = 3, 4, 2, 6, 5
 
@@ -205,13 +206,11 @@ def test_bad_shapes(groups, prompts, message):
 
 def test_pretrain_wiring():
     cfg = dict(
-        type='GroupViTPretrain',
-        arch='GroupViT-test',
         num_prompts=1,
         noun_phrases=True,
         group_text_loss=dict(type='GroupTextMILLoss', loss_weight=0.5, unmatched_weight=1.0),
     )
-    model = MODELS.build(cfg)
+    model = MODELS.build(pretrain_cfg(**cfg))
     samples = [SegDataSample(metainfo=dict(caption=c)) for c in ('a red circle', 'a blue star')]
     losses = model.loss(torch.randn(2, 3, 64, 64), samples)
     assert losses['loss_group_text'] > 0
@@ -220,4 +219,4 @@ def test_pretrain_wiring():
     assert model.multi_label_logit_scale.grad is not None
     assert model.img_projector.linear_out.weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match='set num_prompts > 0'):
-        MODELS.build(dict(cfg, num_prompts=0))
+        MODELS.build(pretrain_cfg(**dict(cfg, num_prompts=0)))

@@ -7,11 +7,11 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers.groupvit_models import tiny_pretrain_with_token_loss
 from mmseg.registry import MODELS
+from scenes_models import pretrain_cfg, tiny_pretrain_with_token_loss
 
-from mmpat.models.losses import GroupSegmentConsistencyLoss
 from mmpat.models.segmentors.groupvit_pretrain import tokens_to_final_groups
+from projects.groupvit_scenes.groupvit_scenes import GroupSegmentConsistencyLoss
 
 
 def _softmax_over_texts(emb, texts, scale):
@@ -96,11 +96,9 @@ def test_pretrain_group_segment_loss_wiring(pretrain_losses):
     assert losses['loss_group_segment'] > 0
     losses['loss_group_segment'].backward()
     assert model.backbone.patch_embed.proj.weight.grad.abs().sum() > 0  # through the groups
-    assert model.token_projector[1].weight.grad is None  # the tokens are the teacher
+    assert model.extension.token_projector[1].weight.grad is None  # the tokens are the teacher
     with pytest.raises(ValueError, match='set token_text_loss'):
-        MODELS.build(
-            dict(type='GroupViTPretrain', arch='GroupViT-test', group_segment_loss=segment_loss)
-        )
+        MODELS.build(pretrain_cfg(group_segment_loss=segment_loss))
 
 
 def test_pretrain_group_text_select_segment(pretrain_losses):
@@ -115,13 +113,11 @@ def test_pretrain_group_text_select_segment(pretrain_losses):
     assert torch.isfinite(by_segment['loss_group_text'])
     assert by_segment['loss_group_text'].item() != by_embedding['loss_group_text'].item()
     by_segment['loss_group_text'].backward()
-    assert model.token_projector[1].weight.grad is None  # the choice carries no gradient
+    assert model.extension.token_projector[1].weight.grad is None  # the choice carries no gradient
     with pytest.raises(ValueError, match="group_text_select='segment' needs"):
-        MODELS.build(
-            dict(type='GroupViTPretrain', arch='GroupViT-test', group_text_select='segment')
-        )
+        MODELS.build(pretrain_cfg(group_text_select='segment'))
     with pytest.raises(ValueError, match='group_text_select must be'):
-        MODELS.build(dict(type='GroupViTPretrain', arch='GroupViT-test', group_text_select='x'))
+        MODELS.build(pretrain_cfg(group_text_select='x'))
 
 
 def test_token_group_logits_name_each_group_by_its_tokens():
@@ -131,8 +127,8 @@ def test_token_group_logits_name_each_group_by_its_tokens():
     inputs = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         feats = model.extract_feat(inputs)
-        logits = model.token_group_logits(feats)  # [B, S, C]
-        tokens = model.token_projector(feats['stage_tokens'][0])
+        logits = model.extension.token_group_logits(model, feats)  # [B, S, C]
+        tokens = model.extension.token_projector(feats['stage_tokens'][0])
         owner = tokens_to_final_groups(feats['assigns']).argmax(dim=1)  # [B, N]
         texts = model.class_embeddings
         scale = float(model.multi_label_logit_scale.exp().clamp(max=100))
@@ -148,6 +144,6 @@ def test_token_group_logits_name_each_group_by_its_tokens():
         default = model.decode_groups(feats, (64, 64))
         assert torch.equal(model.decode_groups(feats, (64, 64), own), default)
         assert not torch.equal(model.decode_groups(feats, (64, 64), logits), default)
-    bare = MODELS.build(dict(type='GroupViTPretrain', arch='GroupViT-test'))
+    bare = MODELS.build(pretrain_cfg())  # the extension without a token-level term
     with pytest.raises(ValueError, match='needs the token_projector'):
-        bare.token_group_logits(feats)
+        bare.extension.token_group_logits(bare, feats)

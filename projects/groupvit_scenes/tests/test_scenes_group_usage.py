@@ -9,9 +9,10 @@ import torch
 import torch.nn.functional as F
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
+from scenes_models import pretrain_cfg
 
-from mmpat.models.losses import GroupUsageLoss
 from mmpat.models.segmentors.groupvit_pretrain import groups_in_use
+from projects.groupvit_scenes.groupvit_scenes import GroupUsageLoss
 
 
 def _one_hot_assign(groups_per_token: list[list[int]], num_groups: int) -> torch.Tensor:
@@ -99,12 +100,7 @@ def test_pretrain_adds_the_term_and_its_gradient_reaches_the_grouping_blocks():
     plain = MODELS.build(dict(type='GroupViTPretrain', arch='GroupViT-test', num_prompts=1))
     assert 'loss_groups' not in plain.loss(images, samples)  # the paper's recipe: no extra term
     model = MODELS.build(
-        dict(
-            type='GroupViTPretrain',
-            arch='GroupViT-test',
-            num_prompts=1,
-            group_loss=dict(type='GroupUsageLoss', loss_weight=0.7),
-        )
+        pretrain_cfg(num_prompts=1, group_loss=dict(type='GroupUsageLoss', loss_weight=0.7))
     )
     losses = model.loss(images, samples)
     assert 0.0 < float(losses['loss_groups']) <= 0.7

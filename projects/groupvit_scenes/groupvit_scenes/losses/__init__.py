@@ -1,0 +1,1 @@
+"""Losses of the scenes GroupViT recipe (registered on import of the package)."""
