@@ -11,7 +11,7 @@ import torch
 from open_clip.model import CLIP
 
 from mmpat.models.backbones import CLIPPyramid
-from mmpat.models.backbones.dense_attention import neighbourhood_bias
+from mmpat.models.backbones.dense_attention import mix_values, neighbourhood_bias
 from mmpat.models.clip import get_clip_preset
 
 # What each paper does to the last block (docs/methods/dense_clip.md), written independently
@@ -170,6 +170,27 @@ def test_overrides_of_residual_mlp_and_std():
         with torch.no_grad():
             expected = reference_dense(backbone.visual, x_in, (5, 6), *spec, std=std)
         torch.testing.assert_close(out['dense'], expected, rtol=1e-4, atol=1e-5, msg=str(kwargs))
+
+
+@pytest.mark.parametrize('kind', ['value', 'qq', 'qq+kk', 'kk+neighbourhood'])
+def test_mix_values_per_head_and_for_the_patch_queries_only(kind):
+    torch.manual_seed(0)
+    q, k, v = torch.randn(3, 2, 2, 1 + 12, 4).unbind(0)  # B=2, 2 heads, 3 x 4 grid
+    got = mix_values(kind, q, k, v, grid=(3, 4), neighbourhood_std=2.0, queries=slice(1, None))
+    bias = _gaussian_bias(3, 4, 2.0)
+    expected = torch.zeros(2, 2, 12, 4)
+    for b in range(2):
+        for h in range(2):
+            qq = _softmax(q[b, h] @ q[b, h].T / 2.0)  # s = 4 ** -0.5
+            kk = _softmax(k[b, h] @ k[b, h].T / 2.0)
+            weights = {
+                'value': torch.eye(13),
+                'qq': qq,
+                'qq+kk': qq + kk,
+                'kk+neighbourhood': _softmax(k[b, h] @ k[b, h].T / 2.0 + bias),
+            }[kind]
+            expected[b, h] = (weights @ v[b, h])[1:]
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_neighbourhood_bias_on_a_non_square_grid():
