@@ -13,7 +13,7 @@ from .checkpoint import (
     runner_checkpoint_globals,
 )
 from .distributed import configure_runtime, install_cpu_launcher
-from .mmcv_ops import install_fallback
+from .mmcv_ops import compiled_mmcv_available, install_fallback
 
 
 def apply() -> None:
@@ -27,6 +27,7 @@ __all__ = [
     'TRUST_ENV',
     'CheckpointError',
     'apply',
+    'compiled_mmcv_available',
     'configure_runtime',
     'install_fallback',
     'load_checkpoint_file',

@@ -1,13 +1,17 @@
-"""The pure-PyTorch mmcv.ops fallback: installed, correct, and out of the way for other names."""
+"""The pure-PyTorch mmcv.ops package: installed, complete where it claims, clear where not."""
 
 import importlib
+import sys
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from mmengine.registry import MODELS
 
 from mmpat.compat import mmcv_ops
+from mmpat.compat.mmcv_ops import fallback
+from mmpat.compat.mmcv_ops.focal_loss import sigmoid_focal_loss
 
 
 def bilinear_reference(image: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -26,54 +30,68 @@ def bilinear_reference(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     return out
 
 
-def test_fallback_is_installed_as_mmcv_ops():
+def test_fallback_is_installed_as_the_mmcv_ops_package():
     ops = importlib.import_module('mmcv.ops')
     assert getattr(ops, '__mmpat_fallback__', False)
-    assert ops.point_sample is mmcv_ops.point_sample
-    from mmseg.models.utils import point_sample  # noqa: F401  (imports mmcv.ops at module level)
+    # the submodules mmdet and mmseg import resolve, and names beat same-named submodules
+    from mmcv.ops.modulated_deform_conv import ModulatedDeformConv2d
+    from mmcv.ops.multi_scale_deform_attn import MultiScaleDeformableAttention
+    from mmcv.ops.nms import batched_nms
+
+    assert ops.nms is sys.modules['mmcv.ops.nms'].nms and callable(ops.point_sample)
+    assert ops.batched_nms is batched_nms
+    assert MODELS.get('DCNv2').__mro__[1] is ModulatedDeformConv2d
+    assert MODELS.get('MultiScaleDeformableAttention') is MultiScaleDeformableAttention
+    assert set(ops.__all__) >= {'CrissCrossAttention', 'PSAMask', 'DeformConv2dPack', 'nms'}
 
 
-def test_other_names_raise_module_not_found_and_dunders_attribute_error():
+def test_missing_names_and_submodules_raise_module_not_found_naming_the_op():
     ops = importlib.import_module('mmcv.ops')
-    with pytest.raises(ModuleNotFoundError, match='compiled extension'):
-        from mmcv.ops import PSAMask  # noqa: F401
+    with pytest.raises(ModuleNotFoundError, match=r'mmcv\.ops\.RoIAlignRotated needs'):
+        from mmcv.ops import RoIAlignRotated  # noqa: F401
+    with pytest.raises(ModuleNotFoundError, match=r'mmcv\.ops\.roi_align_rotated needs'):
+        importlib.import_module('mmcv.ops.roi_align_rotated')
     with pytest.raises(AttributeError):
         ops.__wrapped__  # noqa: B018
-    assert not hasattr(ops, '__path__')
 
 
-def test_mmseg_guarded_heads_and_all_other_heads_build():
-    from mmseg.models import decode_heads
-    from mmseg.registry import MODELS
+def test_import_only_stand_ins_fail_when_used():
+    from mmcv.ops import CARAFEPack, RoIPool
+    from mmcv.ops.carafe import carafe
 
-    # Heads that need compiled ops are skipped by mmseg's own guards, the rest import.
-    assert 'SideAdapterCLIPHead' in MODELS.module_dict
-    assert hasattr(decode_heads, 'FCNHead')
-    head = MODELS.build(
-        dict(type='ASPPHead', in_channels=8, channels=4, num_classes=3, dilations=(1, 2))
+    for use in (lambda: RoIPool(7), lambda: CARAFEPack(4, 2), lambda: carafe(None)):
+        with pytest.raises(ModuleNotFoundError, match='compiled extension'):
+            use()
+
+
+def test_mmdet_style_imports_resolve():
+    # mmdet imports these at module level; each must import (used or not).
+    from mmcv.ops import (  # noqa: F401
+        CornerPool,
+        DeformConv2d,
+        MaskedConv2d,
+        deform_conv2d,
+        nms_match,
+        rel_roi_point_to_rel_img_point,
+        sigmoid_focal_loss,
     )
-    assert head(torch.randn(1, 8, 8, 8).unsqueeze(0)[0:1].squeeze(0).unsqueeze(0)).shape[1] == 3
+    from mmcv.ops.merge_cells import ConcatCell, GlobalPoolingCell, SumCell  # noqa: F401
+    from mmcv.ops.roi_align import roi_align  # noqa: F401
 
 
 @pytest.mark.parametrize('shape', [(2, 7, 2), (2, 3, 5, 2)])
 def test_point_sample_matches_bilinear_reference(shape):
+    from mmcv.ops import point_sample
+
     torch.manual_seed(0)
     image = torch.randn(2, 3, 6, 9)
     points = torch.rand(*shape) * 1.2 - 0.1  # some points fall outside the image
-    out = mmcv_ops.point_sample(image, points)
+    out = point_sample(image, points)
     flat = points.reshape(2, -1, 2)
     for batch in range(2):
         expected = bilinear_reference(image[batch].numpy(), flat[batch].numpy())
-        got = out[batch].reshape(3, -1).numpy()
-        np.testing.assert_allclose(got, expected, atol=1e-5)
+        np.testing.assert_allclose(out[batch].reshape(3, -1).numpy(), expected, atol=1e-5)
     assert out.shape == (2, 3, *shape[1:-1])
-
-
-def test_point_sample_align_corners_matches_grid_sample():
-    image = torch.randn(1, 2, 5, 5)
-    points = torch.rand(1, 4, 2)
-    expected = F.grid_sample(image, 2 * points.unsqueeze(2) - 1, align_corners=True).squeeze(3)
-    torch.testing.assert_close(mmcv_ops.point_sample(image, points, align_corners=True), expected)
 
 
 @pytest.mark.parametrize('reduction', ['none', 'sum', 'mean'])
@@ -85,7 +103,7 @@ def test_sigmoid_focal_loss_matches_mmseg_python_version(reduction):
     target = torch.randint(0, 5, (10,))  # 4 = "no class"
     one_hot = F.one_hot(target, 5)[:, :4]
     weight = torch.rand(10)
-    got = mmcv_ops.sigmoid_focal_loss(logits, target, 2.0, 0.25, weight, reduction)
+    got = sigmoid_focal_loss(logits, target, 2.0, 0.25, weight, reduction)
     expected = py_sigmoid_focal_loss(
         logits, one_hot, weight=weight, gamma=2.0, alpha=0.25, reduction='none'
     )
@@ -99,7 +117,7 @@ def test_sigmoid_focal_loss_matches_mmseg_python_version(reduction):
 def test_sigmoid_focal_loss_gradient_matches_autograd_reference():
     logits = torch.randn(6, 3, requires_grad=True)
     target = torch.tensor([0, 1, 2, 3, 1, 0])
-    mmcv_ops.sigmoid_focal_loss(logits, target, reduction='sum').backward()
+    sigmoid_focal_loss(logits, target, reduction='sum').backward()
     grad = logits.grad.clone()
     logits.grad = None
     one_hot = F.one_hot(target, 4)[:, :3].float()
@@ -111,9 +129,12 @@ def test_sigmoid_focal_loss_gradient_matches_autograd_reference():
 
 
 def test_fallback_stays_out_of_the_way_with_compiled_mmcv(monkeypatch):
-    import sys
-
-    monkeypatch.setattr(mmcv_ops, 'compiled_mmcv_available', lambda: True)
-    monkeypatch.delitem(sys.modules, 'mmcv.ops')
+    monkeypatch.setattr(fallback, 'compiled_mmcv_available', lambda: True)
+    for name in [n for n in sys.modules if n == 'mmcv.ops' or n.startswith('mmcv.ops.')]:
+        monkeypatch.delitem(sys.modules, name)
+    registered = dict(MODELS.module_dict)
+    monkeypatch.setattr(sys, 'meta_path', [f for f in sys.meta_path if 'Missing' not in repr(f)])
     assert mmcv_ops.install_fallback() is False
-    assert 'mmcv.ops' not in sys.modules
+    assert 'mmcv.ops' not in sys.modules and 'mmcv.ops.nms' not in sys.modules
+    assert dict(MODELS.module_dict) == registered
+    assert not any(isinstance(f, fallback._MissingSubmoduleFinder) for f in sys.meta_path)
