@@ -25,13 +25,12 @@ class VocabularyHook(Hook):
     ``ScenesDataset(split='train', vocabulary='seen')``); a transductive method (which may
     name unseen classes in training, as MVP-SEG+) sets ``inductive=False``.
 
-    Every checkpoint the runner saves carries the model's vocabulary as
-    ``meta.dataset_meta`` (``classes``: display names, ``palette``, ``class_synonyms``), which
-    ``mmseg.apis.init_model`` and ``MMSegInferencer`` give back to the model; mmengine's own
-    entry (the training dataset's metainfo) moves to ``meta.train_dataset_meta`` and is put
-    back on load, so resuming compares it as before. A model without a vocabulary yet (e.g.
-    ``EvalVocabularyHook`` before the first validation) records the classes of the config's
-    test dataset.
+    Every checkpoint the runner saves carries the vocabulary of the config's test dataset (all
+    its classes, the unseen ones too; the model's own vocabulary when the config has no test
+    dataset) as ``meta.dataset_meta`` (``classes``: display names, ``palette``,
+    ``class_synonyms``), which ``mmseg.apis.init_model`` and ``MMSegInferencer`` give back to
+    the model; mmengine's own entry (the training dataset's metainfo) moves to
+    ``meta.train_dataset_meta`` and is put back on load, so resuming compares it as before.
 
     Args:
         inductive (bool): Refuse unseen class names in the training vocabulary.
@@ -79,12 +78,16 @@ class VocabularyHook(Hook):
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        own = getattr(model, 'checkpoint_meta', None)
-        vocabulary = own() if own is not None else None
-        if vocabulary is None:
-            try:
-                vocabulary = vocabulary_meta(*vocabulary_from_config(runner.cfg))
-            except (ValueError, KeyError, FileNotFoundError) as error:
+        # The vocabulary the model is tested with (the config's test dataset), not the one it
+        # is trained with at the moment of saving: an inductive zero-shot model trains on the
+        # seen classes only, and a checkpoint naming those would never predict an unseen class
+        # in init_model / MMSegInferencer. Without a test dataset, the model's own vocabulary.
+        try:
+            vocabulary = vocabulary_meta(*vocabulary_from_config(runner.cfg))
+        except (ValueError, KeyError, FileNotFoundError) as error:
+            own = getattr(model, 'checkpoint_meta', None)
+            vocabulary = own() if own is not None else None
+            if vocabulary is None:
                 runner.logger.warning(
                     f'VocabularyHook: the checkpoint records no vocabulary ({error})'
                 )
