@@ -29,6 +29,11 @@ format: install
 test: lint
 	$(PY) -m pytest -q tests projects
 
+# mmseg's own installed unit tests (heads, backbones, necks, segmentors, utils) under mmpat.
+.PHONY: test-upstream
+test-upstream: install
+	$(PY) tools/test_upstream.py
+
 demo: install
 	$(PY) tools/run_offline_benchmark.py
 

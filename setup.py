@@ -31,6 +31,7 @@ setup(
     extras_require={
         'tests': read_requirements('tests.txt'),
         'optional': read_requirements('optional.txt'),
+        'mmdet': read_requirements('mmdet.txt'),
     },
     zip_safe=False,
 )
