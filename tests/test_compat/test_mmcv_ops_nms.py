@@ -93,6 +93,10 @@ def test_batched_nms_class_agnostic_and_no_cfg():
     assert keep.tolist() == naive_nms(boxes.tolist(), scores.tolist(), 0.3)
     dets, order = batched_nms(boxes, scores, classes, None)
     assert order.tolist() == sorted(range(20), key=lambda i: -scores[i])
+    dets, keep = batched_nms(
+        torch.zeros(0, 4), torch.zeros(0), torch.zeros(0), dict(iou_threshold=0.5)
+    )
+    assert dets.shape == (0, 5) and keep.shape == (0,)
     with pytest.raises(ModuleNotFoundError, match='soft_nms'):
         batched_nms(boxes, scores, classes, dict(type='soft_nms', iou_threshold=0.3))
 

@@ -113,6 +113,8 @@ def batched_nms(
     if nms_cfg is None:
         sorted_scores, order = scores.sort(descending=True)
         return torch.cat([boxes[order], sorted_scores[:, None]], -1), order
+    if boxes.numel() == 0:
+        return boxes.new_zeros(0, 5), torch.zeros(0, dtype=torch.long, device=boxes.device)
     cfg = dict(nms_cfg)
     class_agnostic = cfg.pop('class_agnostic', class_agnostic)
     op = cfg.pop('type', 'nms')
