@@ -345,6 +345,7 @@ def build_analysis_model(
     device: str = 'cpu',
     cfg_options: dict | None = None,
     check: Callable[[nn.Module, str], None] | None = None,
+    seed: int = 0,
 ) -> AnalysisModel:
     """Build a config's segmentor for speed / FLOP analysis.
 
@@ -359,6 +360,7 @@ def build_analysis_model(
         cfg_options: Config overrides (``--cfg-options``).
         check: ``(model, checkpoint)`` loader that refuses a checkpoint not fitting the model
             (default: :func:`checkpoint_check`).
+        seed: Seed of the random weights (the global RNG state is left as it was).
 
     Returns:
         AnalysisModel: The model in eval mode, with notes on its weights and vocabulary.
@@ -397,7 +399,9 @@ def build_analysis_model(
         notes.append(f'weights files not found, random weights instead: {", ".join(dropped)}')
     from mmengine.config import ConfigDict
 
-    model = revert_sync_batchnorm(MODELS.build(ConfigDict(model_cfg)))
+    with torch.random.fork_rng():  # the same random weights at every build
+        torch.manual_seed(seed)
+        model = revert_sync_batchnorm(MODELS.build(ConfigDict(model_cfg)))
     meta = None
     if checkpoint is not None:
         (check or checkpoint_check())(model, checkpoint)

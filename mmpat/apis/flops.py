@@ -7,7 +7,9 @@ are listed as unsupported. Two counts per model:
 - the **image path**: the segmentor's ``inference`` (``whole`` or ``slide`` as its
   ``test_cfg`` says, every crop counted) on preprocessed images, with the text results given
   as inputs: the class embeddings [C, D] and, for heads that encode learned prompts
-  (MVP-SEG's ``MultiPromptHead``), the prompt embeddings [P, C, D];
+  (MVP-SEG's ``MultiPromptHead``), the prompt embeddings [P, C, D]. Every feature the
+  backbone and neck compute counts (:class:`ImagePath`), also those no head reads; the part
+  that reaches the prediction is counted separately (:attr:`Complexity.prediction`);
 - the **text pass**: what the text encoder runs once per vocabulary
   (``encode_vocabulary`` of the classes, ``encode_with_prompts`` of the head's contexts).
 
@@ -100,15 +102,15 @@ def count_flops(module: nn.Module, inputs: tuple) -> FlopCount:
 
 # ------------------------------------------------------------------ the segmentor's parts
 @contextmanager
-def edited_features(segmentor: nn.Module, edit: Callable[[dict], None]) -> Iterator[None]:
-    """Let ``edit`` change the feature dict ``extract_feat`` gives the heads (in place) while
-    the block runs (whole and slide inference both go through ``extract_feat``)."""
+def edited_features(segmentor: nn.Module, edit: Callable[[Any], None]) -> Iterator[None]:
+    """Call ``edit`` on the features ``extract_feat`` gives the heads (a dict it may change in
+    place, or a tuple of maps) while the block runs (whole and slide inference both go
+    through ``extract_feat``)."""
     original = segmentor.extract_feat
 
     def extract_feat(inputs: Tensor) -> Any:
         feats = original(inputs)
-        if isinstance(feats, dict):
-            edit(feats)
+        edit(feats)
         return feats
 
     segmentor.extract_feat = extract_feat
@@ -116,6 +118,17 @@ def edited_features(segmentor: nn.Module, edit: Callable[[dict], None]) -> Itera
         yield
     finally:
         del segmentor.extract_feat
+
+
+def feature_tensors(feats: Any) -> list[Tensor]:
+    """The tensors in a (nested) dict / list / tuple of features."""
+    if torch.is_tensor(feats):
+        return [feats]
+    if isinstance(feats, dict):
+        feats = list(feats.values())
+    if isinstance(feats, (list, tuple)):
+        return [t for item in feats for t in feature_tensors(item)]
+    return []
 
 
 @dataclass
@@ -140,8 +153,8 @@ def capture_text_inputs(segmentor: nn.Module, images: Tensor, metas: list[dict])
         return TextInputs()
     prompts: list[tuple[list[Tensor], Tensor]] = []
 
-    def record(feats: dict) -> None:
-        encode = feats.get('encode_prompts')
+    def record(feats: Any) -> None:
+        encode = feats.get('encode_prompts') if isinstance(feats, dict) else None
         if encode is None:
             return
 
@@ -167,32 +180,50 @@ def capture_text_inputs(segmentor: nn.Module, images: Tensor, metas: list[dict])
 class ImagePath(nn.Module):
     """The segmentor's ``inference`` with its text results as inputs (see module docstring).
 
+    ``torch.jit.trace`` drops the ops whose results reach no output, so by default the
+    features the backbone and neck compute are returned too and counted, as executed, even
+    when the head reads only some of them (e.g. ``CLIPPyramid``'s full last block and class
+    token under a head that reads only ``'dense'``); ``keep_features=False`` counts only what
+    reaches the prediction.
+
     Args:
         segmentor: An mmseg segmentor (``OpenVocabEncoderDecoder`` or a closed one).
         metas: Image metas of the batch (``img_shape``, ``ori_shape``).
         text_names: What the extra ``forward`` inputs replace (:attr:`TextInputs.names`).
+        keep_features: Whether ``forward`` also returns the features (see above).
     """
 
     def __init__(
-        self, segmentor: nn.Module, metas: list[dict], text_names: Sequence[str] = ()
+        self,
+        segmentor: nn.Module,
+        metas: list[dict],
+        text_names: Sequence[str] = (),
+        *,
+        keep_features: bool = True,
     ) -> None:
         super().__init__()
         self.segmentor = segmentor
         self.metas = metas
         self.text_names = tuple(text_names)
+        self.keep_features = keep_features
 
-    def forward(self, images: Tensor, *texts: Tensor) -> Tensor:
-        """Images [B, 3, H, W] (+ text tensors) -> segmentation logits [B, C, H, W]."""
+    def forward(self, images: Tensor, *texts: Tensor) -> Tensor | tuple[Tensor, ...]:
+        """Images [B, 3, H, W] (+ text tensors) -> segmentation logits [B, C, H, W] (then,
+        with ``keep_features``, every feature tensor of every crop)."""
         given = dict(zip(self.text_names, texts))
+        features: list[Tensor] = []
 
-        def replace(feats: dict) -> None:
-            if 'class_embeddings' in given:
+        def replace(feats: Any) -> None:
+            if isinstance(feats, dict) and 'class_embeddings' in given:
                 feats['class_embeddings'] = given['class_embeddings']
-            if 'prompt_embeddings' in given:
+            if isinstance(feats, dict) and 'prompt_embeddings' in given:
                 feats['encode_prompts'] = lambda contexts: given['prompt_embeddings']
+            if self.keep_features:
+                features.extend(feature_tensors(feats))
 
         with edited_features(self.segmentor, replace):
-            return self.segmentor.inference(images, self.metas)
+            logits = self.segmentor.inference(images, self.metas)
+        return (logits, *features) if features else logits
 
 
 class TextPass(nn.Module):
@@ -232,7 +263,9 @@ class Complexity:
     """FLOPs and parameters of a segmentor (see the module docstring).
 
     Attributes:
-        image: The image path's count.
+        image: The image path's count (every feature the backbone and neck compute).
+        prediction: The image path's ops that reach the prediction (``image`` less the
+            features no head reads).
         text: The text pass's count (None: closed vocabulary).
         params_total: Parameters of the segmentor.
         params_trainable: Parameters with ``requires_grad`` (after the model's own freezing).
@@ -241,6 +274,7 @@ class Complexity:
     """
 
     image: FlopCount
+    prediction: FlopCount
     text: FlopCount | None
     params_total: int
     params_trainable: int
@@ -287,6 +321,8 @@ def model_complexity(analysis: AnalysisModel, shape: Sequence[int]) -> Complexit
     segmentor = analysis.model
     path, inputs, text = image_path(analysis, shape)
     image = count_flops(path, inputs)
+    path.keep_features = False
+    prediction = count_flops(path, inputs)
     text_count = None
     if text.names:
         text_pass = TextPass(segmentor, text.contexts)
@@ -301,4 +337,4 @@ def model_complexity(analysis: AnalysisModel, shape: Sequence[int]) -> Complexit
     outside = image.total - sum(part[1] for part in parts)
     parts.append(('(outside the parts: head maths, resizing)', outside, 0, 0))
     total, trainable = _params(segmentor)
-    return Complexity(image, text_count, total, trainable, parts)
+    return Complexity(image, prediction, text_count, total, trainable, parts)

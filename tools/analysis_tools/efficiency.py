@@ -6,7 +6,8 @@ segmentor's whole/slide inference on one preprocessed random ``--shape`` image, 
 embeddings precomputed), interleaved in the same process with a large square fp32 ``torch.mm``
 (``--matmul-size``, 2 n^3 FLOP) on the same device and threads, so that load from other
 processes on a shared machine hits both alike. Prints GFLOP/s, the peak's and their ratio for
-every ``--threads`` value; ``--profile N`` adds torch.profiler's top N operators of one forward
+every ``--threads`` value (the ratio of the medians, and the median of each round's ratio to
+the matmul timed next to it); ``--profile N`` adds torch.profiler's top N operators of one forward
 pass. See docs/tools.md and docs/experiments/efficiency.md.
 
 Example::
@@ -99,6 +100,9 @@ def measure_config(config: str, args: argparse.Namespace) -> list[dict]:
     device = analysis.device
     path, inputs, _ = image_path(analysis, args.shape)
     macs = count_flops(path, inputs).total
+    path.keep_features = False
+    prediction_macs = count_flops(path, inputs).total
+    path.keep_features = True
     mm, mm_flop = matmul_peak(args.matmul_size, device)
 
     def forward() -> None:
@@ -115,6 +119,9 @@ def measure_config(config: str, args: argparse.Namespace) -> list[dict]:
         )
         model_rate = 2.0 * macs / statistics.median(model_s) / 1e9
         peak_rate = mm_flop / statistics.median(mm_s) / 1e9
+        # Each round's model time against the matmul timed next to it: load that comes and
+        # goes during the run affects both sides of a pair.
+        paired = [(2.0 * macs / m) / (mm_flop / p) for m, p in zip(model_s, mm_s)]
         rows.append(
             dict(
                 config=config,
@@ -124,6 +131,7 @@ def measure_config(config: str, args: argparse.Namespace) -> list[dict]:
                 threads=torch.get_num_threads(),
                 analyzer_gmacs=macs / 1e9,
                 forward_gflop=2.0 * macs / 1e9,
+                prediction_gflop=2.0 * prediction_macs / 1e9,
                 time_ms=timing_stats(model_s),
                 gflop_per_s=model_rate,
                 peak=dict(
@@ -133,6 +141,7 @@ def measure_config(config: str, args: argparse.Namespace) -> list[dict]:
                     best_gflop_per_s=mm_flop / min(mm_s) / 1e9,
                 ),
                 ratio_to_peak=model_rate / peak_rate,
+                paired_ratio_median=statistics.median(paired),
             )
         )
         print_row(rows[-1])
@@ -147,7 +156,8 @@ def print_row(row: dict) -> None:
     print(
         f'| {row["config_name"]} ({row["mode"]}) | {row["threads"]} | '
         f'{row["forward_gflop"]:.4g} | {time_ms["median"]:.0f} ± {time_ms["iqr"]:.0f} | '
-        f'{row["gflop_per_s"]:.1f} | {peak["gflop_per_s"]:.1f} | {row["ratio_to_peak"]:.2f} |',
+        f'{row["gflop_per_s"]:.1f} | {peak["gflop_per_s"]:.1f} | {row["ratio_to_peak"]:.2f} '
+        f'({row["paired_ratio_median"]:.2f}) |',
         flush=True,
     )
 
@@ -162,7 +172,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
     print(
         '\n| config (mode) | threads | GFLOP | time (ms, median ± IQR) | GFLOP/s | '
-        'matmul GFLOP/s | ratio |'
+        'matmul GFLOP/s | ratio (paired) |'
     )
     print('|---|---|---|---|---|---|---|')
     rows = []

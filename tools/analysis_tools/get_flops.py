@@ -54,8 +54,16 @@ def print_table(complexity: Complexity, record: dict, notes: list[str]) -> None:
         f'| **image path (total)** | {record["gflops"]:.4g} | {params["total"]:.4g} | '
         f'{params["trainable"]:.4g} |'
     )
+    prediction = complexity.prediction.total / 1e9
+    if prediction < record['gflops']:
+        print(f'| of which reach the prediction | {prediction:.4g} | | |')
     if record['text_gflops'] is not None:
         print(f'| text pass over the vocabulary (once) | {record["text_gflops"]:.4g} | | |')
+    if prediction < record['gflops']:
+        print(
+            f'\n{record["gflops"] - prediction:.4g} GFLOPs compute features that no head of '
+            'this config reads (e.g. backbone outputs it ignores)'
+        )
     if record['unsupported_ops']:
         ops = ', '.join(f'{op} x{n}' for op, n in record['unsupported_ops'].items())
         print(f'\nnot counted (element-wise and other ops the analyzer skips): {ops}')
