@@ -13,6 +13,8 @@ Shared by ``tools/analysis_tools/{benchmark,get_flops,efficiency}.py`` (see docs
 - :class:`PeakMemory`: the process's peak RSS during a block (Linux ``VmHWM`` after resetting
   it through ``/proc/self/clear_refs``), or CUDA's max allocated bytes.
 - :func:`device_name`: the CPU model or the GPU name.
+- :func:`write_json` / :func:`write_refbench`: the tools' JSON files (``mmpat-refbench/1`` for
+  the reference comparisons of ``tools/benchmarks/``).
 """
 
 from __future__ import annotations
@@ -182,6 +184,60 @@ def model_from_args(args: argparse.Namespace, config: str | None = None) -> Anal
     )
 
 
+REFBENCH_FORMAT = 'mmpat-refbench/1'
+
+
+def refbench_row(
+    benchmark: str,
+    *,
+    ours: str,
+    reference: str | None,
+    ours_s: float,
+    reference_s: float | None = None,
+    max_abs_diff: float | None = None,
+) -> dict:
+    """One row of a reference comparison: what, the two implementations, their median times
+    (``ours_ms``, ``reference_ms``), ``ratio`` = ours / reference (below 1: ours is faster;
+    None without a reference) and the parity check (max abs difference of the outputs, None
+    when not compared)."""
+    return dict(
+        benchmark=benchmark,
+        ours=ours,
+        reference=reference,
+        ours_ms=1000.0 * ours_s,
+        reference_ms=1000.0 * reference_s if reference_s else None,
+        ratio=ours_s / reference_s if reference_s else None,
+        max_abs_diff=max_abs_diff,
+    )
+
+
+def write_refbench(path: str, *, tool: str, title: str, rows: list[dict], **notes: Any) -> dict:
+    """Write a reference comparison's table (``tools/benchmarks/bench_*.py --out``).
+
+    Args:
+        path: JSON file to write.
+        tool: The script's name (e.g. 'bench_clip').
+        title: What the table compares.
+        rows: One object per table row (same keys in every row where possible).
+        **notes: Scalars describing the run (threads, repeats, ...); the torch version and
+            the CPU model are added.
+
+    Returns:
+        dict: The ``mmpat-refbench/1`` record written.
+    """
+    record = dict(
+        format=REFBENCH_FORMAT,
+        tool=tool,
+        title=title,
+        torch=torch.__version__,
+        device_name=device_name('cpu'),
+        **notes,
+        rows=rows,
+    )
+    write_json(path, record)
+    return record
+
+
 # ------------------------------------------------------------------------------ building
 def _drop_missing_weights(node: Any, path: str, dropped: list[str]) -> None:
     """Set weights-file references that are not files to None (in place), noting each one.
@@ -242,11 +298,12 @@ def _check_segmentor_type(model_cfg: dict, config: str) -> None:
 
 def load_analysis_config(config: str, cfg_options: dict | None = None):
     """The config with overrides; errors name the file."""
-    from mmengine.config import Config
 
     if not osp.isfile(config):
         raise AnalysisError(f'config file {config!r} does not exist')
-    cfg = Config.fromfile(config)
+    from mmpat.utils.projects import load_config_file
+
+    cfg = load_config_file(config)  # a project config's custom_imports resolve too
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     if cfg.get('model') is None:

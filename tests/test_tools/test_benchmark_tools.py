@@ -268,3 +268,37 @@ def test_efficiency_smoke(tools, tmp_path):
     assert row['gflop_per_s'] == pytest.approx(rate)
     assert row['ratio_to_peak'] == pytest.approx(rate / row['peak']['gflop_per_s'])
     assert row['peak']['best_gflop_per_s'] >= row['peak']['gflop_per_s'] > 0
+
+
+# ------------------------------------------------------------------- reference comparisons
+def _refbench_rows(path, tool: str) -> list[dict]:
+    """The rows of a ``--out`` file, checked to be ``mmpat-refbench/1`` of ``tool``."""
+    record = json.loads(path.read_text())
+    assert record['format'] == 'mmpat-refbench/1' and record['tool'] == tool
+    assert record['threads'] >= 1 and record['rows']
+    for row in record['rows']:
+        if row['reference_ms'] is not None:
+            assert row['ratio'] == pytest.approx(row['ours_ms'] / row['reference_ms'])
+    return record['rows']
+
+
+def test_bench_clip_writes_its_rows(tmp_path, capsys):
+    out = tmp_path / 'clip.json'
+    load_tool('tools/benchmarks/bench_clip.py').main(
+        ['--preset', 'ViT-test', '--sizes', '32', '--batches', '1', '--repeats', '1']
+        + ['--text-classes', '3', '--text-repeats', '1', '--out', str(out)]
+    )
+    rows = _refbench_rows(out, 'bench_clip')
+    assert [r['ours'] for r in rows] == ['CLIPPyramid', 'OpenCLIPTextEncoder.encode_vocabulary']
+    assert all(r['max_abs_diff'] < 1e-5 for r in rows)  # same weights: the parity checks
+    assert 'written: ' in capsys.readouterr().out
+
+
+def test_bench_groupvit_writes_its_rows(tmp_path, capsys):
+    pytest.importorskip('transformers')
+    out = tmp_path / 'groupvit.json'
+    bench = load_tool('tools/benchmarks/bench_groupvit.py')
+    assert bench.main(['--repeats', '1', '--batch', '1', '--skip-slide', '--out', str(out)]) == 0
+    (row,) = _refbench_rows(out, 'bench_groupvit')
+    assert row['reference'] == 'HF transformers GroupViTModel' and row['max_abs_diff'] < 1e-4
+    assert f'{row["ours_ms"]:.0f} ms' in capsys.readouterr().out  # the printed table's number

@@ -12,8 +12,11 @@
 
 Example::
 
-    python tools/benchmarks/bench_clip.py --repeats 5
+    python tools/benchmarks/bench_clip.py --repeats 5 --out work_dirs/bench_clip.json
     python tools/benchmarks/bench_clip.py --skip-image --full-vocab --cache-dir /tmp/vocab_cache
+
+``--out FILE`` writes the tables' rows as ``mmpat-refbench/1`` JSON for the leaderboard (one row
+per comparison: what, ours and the reference in ms, their ratio, the parity check).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from mmpat.apis.benchmarking import refbench_row, write_refbench
 from mmpat.models.backbones import CLIPPyramid
 from mmpat.models.backbones.clip_pyramid import build_clip_visual, resize_grid_embedding
 from mmpat.models.clip import build_open_clip, get_clip_preset
@@ -222,6 +226,43 @@ def bench_full_vocab(preset: str, batch_size: int, cache_dir: str | None) -> dic
     )
 
 
+def image_row(r: dict) -> dict:
+    """A refbench row of :func:`bench_image` (parity: the global embeddings)."""
+    return refbench_row(
+        f'image {r["size"]}px, batch {r["batch"]}',
+        ours='CLIPPyramid',
+        reference='open_clip visual',
+        ours_s=r['ours'],
+        reference_s=r['open_clip'],
+        max_abs_diff=r['diff'],
+    )
+
+
+def text_row(t: dict) -> dict:
+    """A refbench row of :func:`bench_text` (parity: the vocabulary embeddings)."""
+    return refbench_row(
+        f'text: {t["classes"]} classes x {t["templates"]} templates ({t["prompts"]} prompts)',
+        ours='OpenCLIPTextEncoder.encode_vocabulary',
+        reference='open_clip encode_text',
+        ours_s=t['ours'],
+        reference_s=t['open_clip'],
+        max_abs_diff=t['vocab_diff'],
+    )
+
+
+def full_vocab_row(f: dict) -> dict:
+    """A refbench row of :func:`bench_full_vocab`: the cache against encoding."""
+    row = refbench_row(
+        f'A-847 x 80 templates ({f["prompts"]} prompts): on-disk cache vs encoding',
+        ours='OpenCLIPTextEncoder, cached',
+        reference='OpenCLIPTextEncoder, encoding',
+        ours_s=f['cached_s'],
+        reference_s=f['encode_s'],
+    )
+    row['rss_growth_mib'] = f['rss_growth_mib']
+    return row
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--preset', default='ViT-B-16')
@@ -238,6 +279,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument('--cache-dir', default=None)
     parser.add_argument('--threads', type=int, default=0, help='torch threads (0: default)')
     parser.add_argument('--timer', choices=['wall', 'cpu'], default='wall')
+    parser.add_argument('--out', help='write the rows as mmpat-refbench/1 JSON here')
     args = parser.parse_args(argv)
     if args.timer == 'cpu':
         TIMER['fn'] = time.process_time
@@ -247,8 +289,10 @@ def main(argv: list[str] | None = None) -> None:
         f'torch {torch.__version__}, {torch.get_num_threads()} threads, preset {args.preset}, '
         f'{args.timer} time, {args.repeats} repeats (median)'
     )
+    out_rows: list[dict] = []
     if not args.skip_image:
         rows = bench_image(args.preset, args.sizes, args.batches, args.repeats)
+        out_rows += [image_row(r) for r in rows]
         print('\n| input | batch | CLIPPyramid (s) | open_clip (s) | ratio | global max abs diff |')
         print('|---|---|---|---|---|---|')
         for r in rows:
@@ -260,6 +304,7 @@ def main(argv: list[str] | None = None) -> None:
         t = bench_text(
             args.preset, args.text_classes, args.text_templates, args.text_batch, args.text_repeats
         )
+        out_rows.append(text_row(t))
         print(
             '\n| classes x templates (prompts) | OpenCLIPTextEncoder (s) | '
             'open_clip encode_text (s) | speed-up | per-prompt max abs diff | '
@@ -273,6 +318,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     if args.full_vocab:
         f = bench_full_vocab(args.preset, args.text_batch, args.cache_dir)
+        out_rows.append(full_vocab_row(f))
         print(
             '\n| A-847 x 80 prompts | encode (s) | peak RSS growth (MiB) | from cache (s) | '
             'speed-up |'
@@ -282,6 +328,18 @@ def main(argv: list[str] | None = None) -> None:
             f'| {f["prompts"]} | {f["encode_s"]:.1f} | {f["rss_growth_mib"]:.0f} | '
             f'{f["cached_s"]:.3f} | {f["speedup"]:.0f}x |'
         )
+    if args.out:
+        write_refbench(
+            args.out,
+            tool='bench_clip',
+            title=f'CLIP core vs open_clip ({args.preset}, same random weights)',
+            rows=out_rows,
+            preset=args.preset,
+            threads=torch.get_num_threads(),
+            timer=args.timer,
+            repeats=args.repeats,
+        )
+        print(f'written: {args.out}')
 
 
 if __name__ == '__main__':
