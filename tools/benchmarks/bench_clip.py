@@ -226,27 +226,23 @@ def bench_full_vocab(preset: str, batch_size: int, cache_dir: str | None) -> dic
     )
 
 
-def image_row(r: dict) -> dict:
-    """A refbench row of :func:`bench_image` (parity: the global embeddings)."""
-    return refbench_row(
-        f'image {r["size"]}px, batch {r["batch"]}',
-        ours='CLIPPyramid',
-        reference='open_clip visual',
-        ours_s=r['ours'],
-        reference_s=r['open_clip'],
-        max_abs_diff=r['diff'],
-    )
+# What each comparison runs: (ours, the reference, the key of its parity check).
+COMPARED = {
+    'image': ('CLIPPyramid', 'open_clip visual', 'diff'),
+    'text': ('OpenCLIPTextEncoder.encode_vocabulary', 'open_clip encode_text', 'vocab_diff'),
+}
 
 
-def text_row(t: dict) -> dict:
-    """A refbench row of :func:`bench_text` (parity: the vocabulary embeddings)."""
+def compared_row(kind: str, benchmark: str, result: dict) -> dict:
+    """A refbench row of :func:`bench_image` / :func:`bench_text` (see :data:`COMPARED`)."""
+    ours, reference, diff = COMPARED[kind]
     return refbench_row(
-        f'text: {t["classes"]} classes x {t["templates"]} templates ({t["prompts"]} prompts)',
-        ours='OpenCLIPTextEncoder.encode_vocabulary',
-        reference='open_clip encode_text',
-        ours_s=t['ours'],
-        reference_s=t['open_clip'],
-        max_abs_diff=t['vocab_diff'],
+        benchmark,
+        ours=ours,
+        reference=reference,
+        ours_s=result['ours'],
+        reference_s=result['open_clip'],
+        max_abs_diff=result[diff],
     )
 
 
@@ -292,7 +288,9 @@ def main(argv: list[str] | None = None) -> None:
     out_rows: list[dict] = []
     if not args.skip_image:
         rows = bench_image(args.preset, args.sizes, args.batches, args.repeats)
-        out_rows += [image_row(r) for r in rows]
+        out_rows += [
+            compared_row('image', f'image {r["size"]}px, batch {r["batch"]}', r) for r in rows
+        ]
         print('\n| input | batch | CLIPPyramid (s) | open_clip (s) | ratio | global max abs diff |')
         print('|---|---|---|---|---|---|')
         for r in rows:
@@ -304,7 +302,8 @@ def main(argv: list[str] | None = None) -> None:
         t = bench_text(
             args.preset, args.text_classes, args.text_templates, args.text_batch, args.text_repeats
         )
-        out_rows.append(text_row(t))
+        what = f'text: {t["classes"]} classes x {t["templates"]} templates ({t["prompts"]} prompts)'
+        out_rows.append(compared_row('text', what, t))
         print(
             '\n| classes x templates (prompts) | OpenCLIPTextEncoder (s) | '
             'open_clip encode_text (s) | speed-up | per-prompt max abs diff | '
