@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -52,6 +53,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--warmup', type=int, default=1, help='untimed rounds (default 1)')
     parser.add_argument('--matmul-size', type=int, default=2048, help='n of the n x n matmul')
     parser.add_argument('--profile', type=int, default=0, metavar='N', help='top N ops')
+    parser.add_argument(
+        '--timer',
+        choices=['wall', 'cpu'],
+        default='wall',
+        help='wall time, or the process CPU time (less sensitive to other processes; with '
+        'several threads: per CPU-second, spin-waits included)',
+    )
     args = parse_analysis_args(parser, argv)
     if min(args.threads) < 1 or args.matmul_size < 1:
         parser.error('--threads and --matmul-size must be >= 1')
@@ -59,7 +67,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def interleaved(
-    first: Callable[[], None], second: Callable[[], None], *, repeat: int, warmup: int, device
+    first: Callable[[], None],
+    second: Callable[[], None],
+    *,
+    repeat: int,
+    warmup: int,
+    device,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> tuple[list[float], list[float]]:
     """Seconds of ``first`` and ``second`` timed alternately (A B, B A, ...) after warm-up."""
     for _ in range(warmup):
@@ -70,7 +84,7 @@ def interleaved(
         order = (0, 1) if index % 2 == 0 else (1, 0)
         for which in order:
             fn = (first, second)[which]
-            times[which].extend(time_calls(fn, repeat=1, device=device))
+            times[which].extend(time_calls(fn, repeat=1, device=device, clock=clock))
     return times
 
 
@@ -114,8 +128,9 @@ def measure_config(config: str, args: argparse.Namespace) -> list[dict]:
     rows = []
     for threads in args.threads:
         torch.set_num_threads(threads)
+        clock = time.process_time if args.timer == 'cpu' else time.perf_counter
         model_s, mm_s = interleaved(
-            forward, mm, repeat=args.repeat, warmup=args.warmup, device=device
+            forward, mm, repeat=args.repeat, warmup=args.warmup, device=device, clock=clock
         )
         model_rate = 2.0 * macs / statistics.median(model_s) / 1e9
         peak_rate = mm_flop / statistics.median(mm_s) / 1e9
@@ -129,6 +144,7 @@ def measure_config(config: str, args: argparse.Namespace) -> list[dict]:
                 mode=analysis.mode,
                 num_classes=analysis.num_classes,
                 threads=torch.get_num_threads(),
+                timer=args.timer,
                 analyzer_gmacs=macs / 1e9,
                 forward_gflop=2.0 * macs / 1e9,
                 prediction_gflop=2.0 * prediction_macs / 1e9,
@@ -168,7 +184,8 @@ def main(argv: list[str] | None = None) -> dict:
     height, width = args.shape
     print(
         f'torch {torch.__version__}, {args.device} ({device_name(args.device)}), {height}x{width} '
-        f'images, fp32 matmul peak at n={args.matmul_size}, {args.repeat} interleaved rounds'
+        f'images, fp32 matmul peak at n={args.matmul_size}, {args.repeat} interleaved rounds, '
+        f'{args.timer} time'
     )
     print(
         '\n| config (mode) | threads | GFLOP | time (ms, median ± IQR) | GFLOP/s | '
