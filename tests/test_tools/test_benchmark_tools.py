@@ -256,7 +256,8 @@ def test_groupvit_zero_shot_is_traced():
 def test_efficiency_smoke(tools, tmp_path):
     out = tmp_path / 'e.json'
     args = [DENSE, PLAIN, '--shape', '64', '64', '--threads', '1', '--repeat', '2']
-    record = tools['efficiency'].main(args + ['--matmul-size', '64', '--out', str(out)])
+    args += ['--timer', 'cpu', '--matmul-size', '64', '--out', str(out)]
+    record = tools['efficiency'].main(args)
     assert json.loads(out.read_text()) == record and record['format'] == 'mmpat-efficiency/1'
     rows = {row['config_name']: row for row in record['rows']}
     assert set(rows) == {'dense-clip_vit-test_tiny-seg', 'tiny_vit-fcn_4it_tiny-seg'}
@@ -268,6 +269,10 @@ def test_efficiency_smoke(tools, tmp_path):
     assert row['gflop_per_s'] == pytest.approx(rate)
     assert row['ratio_to_peak'] == pytest.approx(rate / row['peak']['gflop_per_s'])
     assert row['peak']['best_gflop_per_s'] >= row['peak']['gflop_per_s'] > 0
+    assert row['timer'] == 'cpu' and 0 < row['prediction_gflop'] <= row['forward_gflop']
+    # the dense CLIP head reads only 'dense': the class token and last-block tokens are unread
+    dense = rows['dense-clip_vit-test_tiny-seg']
+    assert dense['prediction_gflop'] < dense['forward_gflop']
 
 
 # ------------------------------------------------------------------- reference comparisons
