@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.mmpat-installed
 REQS   := requirements/torch.txt requirements/runtime.txt requirements/tests.txt setup.py
 
-.PHONY: install test lint format demo clean-venv
+.PHONY: install test lint format demo leaderboard clean-venv
 
 install: $(STAMP)
 
@@ -36,6 +36,11 @@ test-upstream: install
 
 demo: install
 	$(PY) tools/run_offline_benchmark.py
+
+# Every method on the scenes (the main job + GroupViT + the training-free variants), with speed,
+# FLOPs and parameters: work_dirs/leaderboard/leaderboard.md.
+leaderboard: install
+	$(PY) tools/run_leaderboard.py --reference
 
 clean-venv:
 	rm -rf $(VENV)

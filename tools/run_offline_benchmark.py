@@ -83,6 +83,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         '--groupvit-dir', default=None, help='its work dir (default: work_dirs/CONFIG_NAME)'
     )
     parser.add_argument('--groupvit-iters', type=int, default=None, help='GroupViT iterations')
+    parser.add_argument(
+        '--results-dir',
+        default=None,
+        help='also write an mmpat-results/1 file per row here (tools/leaderboard.py reads them)',
+    )
     return parser.parse_args(argv)
 
 
@@ -133,8 +138,18 @@ def schedule_options(config: Path, iters: int) -> list[str]:
     return options
 
 
+def results_option(results_dir: Path | None, key: str) -> list[str]:
+    """``--results FILE`` of tools/test.py for row ``key`` (nothing without a results dir)."""
+    return [] if results_dir is None else ['--results', str(results_dir / f'{key}.json')]
+
+
 def train_and_test(
-    config: Path, train_dir: Path, test_dir: Path, iters: int | None, options: list[str]
+    config: Path,
+    train_dir: Path,
+    test_dir: Path,
+    iters: int | None,
+    options: list[str],
+    results: list[str] = (),
 ) -> dict:
     """Train ``config`` unless its last checkpoint exists, then test that checkpoint.
 
@@ -144,6 +159,7 @@ def train_and_test(
         test_dir: Work dir of the test run (its metrics json).
         iters: Training iterations (None: the config's).
         options: ``--cfg-options`` for both runs (data roots, weights files).
+        results: Extra tools/test.py arguments (``--results FILE``).
 
     Returns:
         dict: ``checkpoint`` and ``metrics``.
@@ -159,9 +175,27 @@ def train_and_test(
         schedule.append(f'default_hooks.checkpoint.interval={iters}')
         run_tool(['tools/train.py', str(config), '--work-dir', str(train_dir)]
                  + ['--cfg-options', *options, *schedule])  # fmt: skip
-    run_tool(['tools/test.py', str(config), str(checkpoint), '--work-dir', str(test_dir)]
-             + ['--cfg-options', *options])  # fmt: skip
+    run_tool(['tools/test.py', str(config), str(checkpoint), '--work-dir', str(test_dir),
+              *results, '--cfg-options', *options])  # fmt: skip
     return dict(checkpoint=str(checkpoint), metrics=latest_metrics(test_dir))
+
+
+def write_trivial_results(path: Path, trivial: dict, data: Path, num_classes: int) -> None:
+    """The trivial baseline as an mmpat-results/1 row (no config: named by its method)."""
+    from mmpat.evaluation.results_file import results_record, write_results
+
+    record = results_record(
+        config='trivial',
+        checkpoint=None,
+        test_dataset=dict(type='ScenesDataset', data_root=str(data)),
+        train_dataset=None,
+        num_classes=num_classes,
+        average='all',
+        metrics=trivial,
+        device='cpu',
+    )
+    record.update(method=f'trivial: "{trivial["class"]}" everywhere', backbone='-')
+    write_results(path, record)
 
 
 def data_options(data: Path) -> list[str]:
@@ -175,8 +209,9 @@ def run_groupvit(args: argparse.Namespace, data: Path, work_dir: Path) -> dict:
     """Train GroupViT-tiny on the captions unless its last checkpoint exists; test it on val."""
     config = ROOT / args.groupvit_config
     gv_dir = ROOT / (args.groupvit_dir or f'work_dirs/{config.stem}')
+    results = results_option(args.results_dir, 'groupvit')
     return train_and_test(
-        config, gv_dir, work_dir / 'groupvit', args.groupvit_iters, data_options(data)
+        config, gv_dir, work_dir / 'groupvit', args.groupvit_iters, data_options(data), results
     )
 
 
@@ -192,7 +227,10 @@ def run_pat(args: argparse.Namespace, data: Path, weights: Path, work_dir: Path)
         started = time.time()
         config = ROOT / config
         train_dir = ROOT / args.train_dir / config.stem
-        result = train_and_test(config, train_dir, work_dir / key, args.pat_iters, options)
+        row_results = results_option(args.results_dir, key)
+        result = train_and_test(
+            config, train_dir, work_dir / key, args.pat_iters, options, row_results
+        )
         results[key] = dict(result, seconds=round(time.time() - started, 1))
     from PIL import Image
 
@@ -221,6 +259,7 @@ def run_mvp_seg(args: argparse.Namespace, data: Path, weights: Path, work_dir: P
         work_dir / 'mvp_seg',
         args.mvp_seg_iters,
         [*data_options(data), *clip],
+        results_option(args.results_dir, 'mvp_seg'),
     )
     results = dict(mvp_seg=dict(teacher, seconds=round(time.time() - started, 1)))
     if args.no_mvp_seg_plus:
@@ -239,7 +278,7 @@ def run_mvp_seg(args: argparse.Namespace, data: Path, weights: Path, work_dir: P
         options.append(f'custom_hooks.1.switch_iter={switch}')
     plus = train_and_test(
         student, ROOT / args.train_dir / student.stem, work_dir / 'mvp_seg_plus',
-        args.mvp_seg_plus_iters, options,
+        args.mvp_seg_plus_iters, options, results_option(args.results_dir, 'mvp_seg_plus'),
     )  # fmt: skip
     results['mvp_seg_plus'] = dict(plus, seconds=round(time.time() - started, 1))
     return results
@@ -254,6 +293,8 @@ def main(argv: list[str] | None = None) -> None:
 
     data, clip_dir, work_dir = (ROOT / args.data, ROOT / args.clip_dir, ROOT / args.work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
+    if args.results_dir is not None:
+        args.results_dir = ROOT / args.results_dir
     summary: dict = {}
 
     started = step('1. scenes')
@@ -298,6 +339,7 @@ def main(argv: list[str] | None = None) -> None:
             str(DENSE_CLIP_CONFIG),
             '--work-dir',
             str(test_dir),
+            *results_option(args.results_dir, 'dense_clip'),
             '--cfg-options',
             f'model.backbone.pretrained={weights}',
             f'model.text_encoder.pretrained={weights}',
@@ -311,6 +353,10 @@ def main(argv: list[str] | None = None) -> None:
     # The bar every method must clear: the most frequent class (background) everywhere.
     trivial = constant_prediction_metrics(str(data), 'val')
     summary['trivial_most_frequent_class'] = trivial
+    if args.results_dir is not None:
+        write_trivial_results(
+            args.results_dir / 'trivial.json', trivial, data, len(meta['classes'])
+        )
 
     step('5. overlay of a validation image')
     from mmpat.apis import OpenVocabInferencer

@@ -161,9 +161,13 @@ def load_records(paths: Iterable[str | Path]) -> list[Record]:
 
 def load_metafiles(configs_dir: str | Path) -> dict[str, tuple[str, str]]:
     """``Models[].Config`` (posix path) -> (``In Collection``, first ``Metadata.Architecture``)
-    of every ``<configs_dir>/*/metafile.yaml`` (an absent folder gives an empty index)."""
+    of every ``<configs_dir>/*/metafile.yaml`` and ``<configs_dir>/../projects/*/metafile.yaml``
+    (an absent folder gives an empty index)."""
     index: dict[str, tuple[str, str]] = {}
-    for metafile in sorted(Path(configs_dir).glob('*/metafile.yaml')):
+    # The config families, and the projects beside them (projects/<name>/metafile.yaml).
+    folders = (Path(configs_dir), Path(configs_dir).parent / 'projects')
+    metafiles = [m for folder in folders for m in sorted(folder.glob('*/metafile.yaml'))]
+    for metafile in metafiles:
         try:
             content = yaml.safe_load(metafile.read_text()) or {}
         except yaml.YAMLError as error:
@@ -200,6 +204,8 @@ RowKey = tuple[str, str, str]  # method, backbone, config name
 
 def _row_key(record: Record, index: Mapping[str, tuple[str, str]]) -> RowKey:
     method, backbone = model_info(record.data['config'], index)
+    # A row without a config of its own (e.g. a trivial baseline) may name itself.
+    method, backbone = record.data.get('method', method), record.data.get('backbone', backbone)
     return method, backbone, record.data['config_name']
 
 

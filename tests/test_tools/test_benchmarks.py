@@ -50,19 +50,21 @@ def test_bench_groupvit_smoke(capsys):
 
 
 @pytest.mark.slow
-def test_main_job_smoke(tmp_path):
-    """The README's main job (with --groupvit) on a few scenes and a few iterations."""
-    work = tmp_path / 'bench'
+def test_main_job_and_leaderboard_smoke(tmp_path):
+    """The README's main job (with --groupvit) on a few scenes and a few iterations, inside
+    `make leaderboard` (tools/run_leaderboard.py: results files, speed, FLOPs, the table)."""
+    board_dir = tmp_path / 'board'
+    work = board_dir / 'main'
     command = [
-        sys.executable, 'tools/run_offline_benchmark.py',
+        sys.executable, 'tools/run_leaderboard.py', '--work-dir', str(board_dir), '--repeat', '1',
         '--data', str(tmp_path / 'scenes'), '--clip-dir', str(tmp_path / 'clip'),
-        '--work-dir', str(work), '--num-pretrain', '64', '--num-train', '4', '--num-val', '6',
+        '--num-pretrain', '64', '--num-train', '4', '--num-val', '6',
         '--clip-iters', '4', '--groupvit', '--groupvit-iters', '2',
         '--groupvit-dir', str(tmp_path / 'groupvit'),
         '--pat-iters', '2', '--train-dir', str(tmp_path / 'pat'),
         '--mvp-seg-iters', '2', '--mvp-seg-plus-iters', '2',
     ]  # fmt: skip
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     summary = json.loads((work / 'summary.json').read_text())
     accuracy = summary['clip']['zero_shot_classification']
@@ -95,6 +97,31 @@ def test_main_job_smoke(tmp_path):
     assert (work / 'overlay_val.png').stat().st_size > 0
     assert (tmp_path / 'clip' / 'clip_tiny.pth').is_file()
     assert 'overlay:' in done.stdout
+    # the leaderboard: one results file per row (trivial included), costs per config
+    results = board_dir / 'results'
+    rows = {'trivial', 'dense_clip', 'pat', 'pat_baseline', 'mvp_seg', 'mvp_seg_plus', 'groupvit'}
+    rows |= {'sclip', 'clearclip', 'naclip', 'naclip_pamr'}
+    assert {p.stem for p in results.glob('*.json') if p.stem.count('.') == 0} == rows
+    assert len(list(results.glob('*.speed.json'))) == len(rows) - 1  # trivial has no model
+    assert len(list(results.glob('*.flops.json'))) == len(rows) - 1
+    board = (board_dir / 'leaderboard.md').read_text()
+    assert '### scenes (average: all)' in board
+    table = [line for line in board.splitlines() if line.startswith('| ')]
+    for method, config in (
+        ('MaskCLIP', 'dense-clip_vit-scenes-tiny_scenes'),
+        ('SCLIP', 'sclip_vit-scenes-tiny_scenes'),
+        ('NACLIP', 'naclip-pamr_vit-scenes-tiny_scenes'),
+        ('PAT', 'pat-baseline_clip-tiny_scenes'),
+        ('MVP-SEG', 'mvp-seg-plus_r18-d8_scenes'),
+        ('GroupViT (generated scenes)', 'groupvit-tiny_scenes-captions_grounded-3k'),
+        ('trivial: "background" everywhere', 'trivial'),
+    ):  # named by the metafiles (projects/ too), one row per config in each table
+        rows = [
+            line for line in table if line.startswith(f'| {method} |') and f'| {config} |' in line
+        ]
+        assert len(rows) == 2, (method, config, rows)
+    combined = next(line for line in table if 'Params (M)' in line)
+    assert 'Time ms (cpu' in combined and 'GFLOPs (96x96)' in combined
 
 
 def test_main_job_rejects_a_missing_groupvit_config_before_working(tmp_path):
