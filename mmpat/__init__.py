@@ -12,4 +12,6 @@ compat.apply()
 
 from . import datasets, engine, evaluation, models  # noqa: E402  (registration needs the compat layer)
 
+compat.install_inferencer_vocabulary()  # needs mmseg imported, so after the registration
+
 __all__ = ['__version__', 'compat', 'datasets', 'engine', 'evaluation', 'models']

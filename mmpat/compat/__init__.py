@@ -3,6 +3,8 @@
 1. ``mmcv_ops``: pure-PyTorch ``mmcv.ops`` fallbacks when compiled mmcv is absent.
 2. ``checkpoint``: runner checkpoints load and resume on torch >= 2.6, safely.
 3. ``distributed``: ``--launcher pytorch`` works on CPU-only machines (gloo).
+4. ``inferencer``: ``MMSegInferencer`` keeps the synonyms of a checkpoint's vocabulary (installed
+   by ``import mmpat`` after registration: it needs mmseg imported).
 """
 
 from .checkpoint import (
@@ -13,6 +15,7 @@ from .checkpoint import (
     runner_checkpoint_globals,
 )
 from .distributed import configure_runtime, install_cpu_launcher
+from .inferencer import install_inferencer_vocabulary
 from .mmcv_ops import compiled_mmcv_available, install_fallback
 
 
@@ -30,6 +33,7 @@ __all__ = [
     'compiled_mmcv_available',
     'configure_runtime',
     'install_fallback',
+    'install_inferencer_vocabulary',
     'load_checkpoint_file',
     'runner_checkpoint_globals',
 ]

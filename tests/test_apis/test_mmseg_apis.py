@@ -277,6 +277,31 @@ def test_dataset_meta_assignment_sets_the_vocabulary():
     assert model.class_names == [['a', 'aa'], 'b, bb']
 
 
+def test_mmseg_inferencer_keeps_the_checkpoint_synonyms(scenes, tmp_path):
+    # mmseg's inferencer copies only classes + palette; the synonyms must survive (the same
+    # embeddings as init_model gives for the checkpoint)
+    cfg = tiny_config(DENSE_CLIP, scenes, tmp_path)
+    model = MODELS.build(cfg.model)
+    entries = ['background', 'red circle, red disc', 'blue square']
+    meta = dict(
+        classes=('background', 'red circle', 'blue square'),
+        palette=[[0, 0, 0], [255, 0, 0], [0, 0, 255]],
+        class_synonyms=entries,
+    )
+    path = tmp_path / 'synonyms.pth'
+    torch.save(dict(state_dict=model.state_dict(), meta=dict(dataset_meta=meta)), path)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        inferencer = MMSegInferencer(model=cfg.copy(), weights=str(path), device='cpu')
+        reference = init_model(cfg.copy(), str(path), device='cpu')
+    assert inferencer.model.class_names == entries
+    assert tuple(inferencer.model.dataset_meta['classes']) == meta['classes']
+    assert torch.allclose(inferencer.model.class_embeddings, reference.class_embeddings)
+    plain = init_model(cfg.copy(), str(path), device='cpu')
+    plain.set_vocabulary(list(meta['classes']))  # what the inferencer gave before
+    assert not torch.allclose(plain.class_embeddings, reference.class_embeddings)
+
+
 def test_default_meta_is_used_only_without_anything_better(scenes):
     # no vocabulary, no config: mmseg's default is all there is
     model = _tiny_open_vocab()
