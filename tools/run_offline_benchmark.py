@@ -29,9 +29,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import subprocess
 import sys
 import time
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,6 +88,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument('--groupvit-iters', type=int, default=None, help='GroupViT iterations')
     parser.add_argument(
+        '--verbose', action='store_true', help="stream the tools' full logs (default: to files)"
+    )
+    parser.add_argument(
+        '--threads', type=int, default=None, help='torch threads per process (default: cores/2)'
+    )
+    parser.add_argument(
         '--results-dir',
         default=None,
         help='also write an mmpat-results/1 file per row here (tools/leaderboard.py reads them)',
@@ -96,10 +106,89 @@ def step(title: str) -> float:
     return time.time()
 
 
+# Where the tools' full logs go (set by ``configure_output``); None: streamed to the console.
+LOG_DIR: Path | None = None
+
+
+def default_threads() -> int:
+    """Torch threads per process: half the cores (at least 1). A training process has
+    dataloader workers beside it; with more OpenMP threads than free cores the threads wait
+    for each other (a step was measured 10-20x slower on a shared 2-core machine)."""
+    return max(1, (os.cpu_count() or 1) // 2)
+
+
+def configure_output(log_dir: Path | None, threads: int | None) -> int:
+    """Send the tools' logs to ``log_dir`` (None: the console) and fix the thread count of
+    this process and of every tool it runs (``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` given
+    by the user win). Returns the thread count."""
+    global LOG_DIR
+    LOG_DIR = log_dir
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+    threads = int(os.environ.get('OMP_NUM_THREADS') or threads or default_threads())
+    for name in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
+        os.environ.setdefault(name, str(threads))
+    import torch
+
+    torch.set_num_threads(threads)
+    return threads
+
+
+@contextmanager
+def quiet():
+    """In-process library calls (metrics, inference) without their log tables and warnings:
+    the job's console shows its own lines; the tools' full logs are in the log folder."""
+    from mmengine.logging import MMLogger
+
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def _summary_line(log: str) -> str:
+    """The last metrics line of a test log, or the last iteration line of a training log."""
+    for marker in ('mIoU:', 'Iter(train)'):
+        lines = [line for line in log.splitlines() if marker in line]
+        if lines:
+            fields = lines[-1].split('  ')
+            keep = ('mIoU', 'hIoU', 'loss:', 'Iter(train)')
+            return '  '.join(f.strip() for f in fields if f.strip().startswith(keep))
+    return ''
+
+
 def run_tool(args: list[str]) -> None:
+    """Run a repository tool (``tools/...py`` and its arguments) with this interpreter.
+
+    With a log folder (the default), its output goes to ``<log dir>/<tool>_<config>.log`` and
+    one line reports it; a failure prints the log's end and stops the job.
+    """
     command = [sys.executable, *args]
-    print('$', ' '.join(command), flush=True)
-    subprocess.run(command, cwd=ROOT, check=True)
+    if LOG_DIR is None:
+        print('$', ' '.join(command), flush=True)
+        subprocess.run(command, cwd=ROOT, check=True)
+        return
+    tool = Path(args[0]).stem
+    subject = Path(args[1]).stem if len(args) > 1 and not args[1].startswith('-') else ''
+    log = LOG_DIR / (f'{tool}_{subject}.log' if subject else f'{tool}.log')
+    print(f'  {tool} {subject} ...', end=' ', flush=True)
+    started = time.time()
+    with open(log, 'w') as stream:
+        stream.write('$ ' + ' '.join(command) + '\n')
+        stream.flush()
+        done = subprocess.run(command, cwd=ROOT, stdout=stream, stderr=subprocess.STDOUT)
+    text = log.read_text(errors='replace')
+    if done.returncode != 0:
+        print('FAILED')
+        print('\n'.join(text.splitlines()[-40:]))
+        raise SystemExit(f'error: {tool} {subject} failed (exit {done.returncode}); log: {log}')
+    summary = _summary_line(text)
+    print(f'{time.time() - started:.0f} s' + (f'  [{summary}]' if summary else ''), flush=True)
 
 
 def latest_metrics(work_dir: Path) -> dict:
@@ -198,6 +287,21 @@ def write_trivial_results(path: Path, trivial: dict, data: Path, num_classes: in
     write_results(path, record)
 
 
+def write_comparison(inferencer, image: Path, data: Path, classes: list, out: Path) -> None:
+    """Image, ground truth and prediction of one ``val`` image, 4x enlarged, to ``out``."""
+    import numpy as np
+    from PIL import Image
+
+    from mmpat.visualization import draw_comparison
+
+    result = inferencer(str(image), classes)
+    truth = np.asarray(Image.open(data / 'ann_dir/val' / image.name)).astype(np.int64)
+    rgb = np.asarray(Image.open(image).convert('RGB'))
+    palette = inferencer.model.dataset_meta['palette']
+    figure = draw_comparison(rgb, truth, result['label_map'], result['classes'], palette)
+    Image.fromarray(figure).save(out)
+
+
 def data_options(data: Path) -> list[str]:
     return [
         f'{loader}.dataset.data_root={data}'
@@ -293,6 +397,9 @@ def main(argv: list[str] | None = None) -> None:
 
     data, clip_dir, work_dir = (ROOT / args.data, ROOT / args.clip_dir, ROOT / args.work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
+    threads = configure_output(None if args.verbose else work_dir / 'logs', args.threads)
+    where = 'the console' if args.verbose else work_dir / 'logs'
+    print(f'torch threads per process: {threads}; full logs: {where}', flush=True)
     if args.results_dir is not None:
         args.results_dir = ROOT / args.results_dir
     summary: dict = {}
@@ -327,9 +434,15 @@ def main(argv: list[str] | None = None) -> None:
     from mmpat.apis.clip_export import load_clip_export
     from mmpat.evaluation.clip_zeroshot import clip_zeroshot_dominant
 
-    accuracy = clip_zeroshot_dominant(load_clip_export(str(weights)), str(data))
+    with quiet():
+        accuracy = clip_zeroshot_dominant(load_clip_export(str(weights)), str(data))
     summary['clip']['zero_shot_classification'] = accuracy
-    print(json.dumps(accuracy, indent=2))
+    print(
+        f'  accuracy {100 * accuracy["acc"]:.1f}% (seen {100 * accuracy["acc_seen"]:.1f}% of '
+        f'{accuracy["n_seen"]}, unseen {100 * accuracy["acc_unseen"]:.1f}% of '
+        f'{accuracy["n_unseen"]}; chance {100 * accuracy["chance"]:.1f}%)',
+        flush=True,
+    )
 
     started = step('4. dense-CLIP zero-shot segmentation (val)')
     test_dir = work_dir / 'dense_clip'
@@ -351,7 +464,8 @@ def main(argv: list[str] | None = None) -> None:
     from mmpat.evaluation.trivial_baselines import constant_prediction_metrics
 
     # The bar every method must clear: the most frequent class (background) everywhere.
-    trivial = constant_prediction_metrics(str(data), 'val')
+    with quiet():
+        trivial = constant_prediction_metrics(str(data), 'val')
     summary['trivial_most_frequent_class'] = trivial
     if args.results_dir is not None:
         write_trivial_results(
@@ -362,16 +476,17 @@ def main(argv: list[str] | None = None) -> None:
     from mmpat.apis import OpenVocabInferencer
 
     image = sorted((data / 'img_dir/val').glob('*.png'))[0]
-    inferencer = OpenVocabInferencer(
-        str(DENSE_CLIP_CONFIG),
-        device='cpu',
-        cfg_options={
-            'model.backbone.pretrained': str(weights),
-            'model.text_encoder.pretrained': str(weights),
-        },
-    )
     overlay = work_dir / 'overlay_val.png'
-    inferencer(str(image), list(meta['classes']), out_file=str(overlay))
+    with quiet():
+        inferencer = OpenVocabInferencer(
+            str(DENSE_CLIP_CONFIG),
+            device='cpu',
+            cfg_options={
+                'model.backbone.pretrained': str(weights),
+                'model.text_encoder.pretrained': str(weights),
+            },
+        )
+        write_comparison(inferencer, image, data, list(meta['classes']), overlay)
 
     rows = [('dense-CLIP', metrics)]
     if not args.no_pat:

@@ -55,3 +55,72 @@ def draw_overlay(
     canvas.paste(result, (0, 0))
     canvas.paste(panel, (result.width, 0))
     return np.asarray(canvas)
+
+
+def draw_comparison(
+    image: np.ndarray,
+    ground_truth: np.ndarray,
+    prediction: np.ndarray,
+    class_names: Sequence[str],
+    palette: Sequence[Sequence[int]],
+    *,
+    scale: int = 4,
+    ignore_index: int = 255,
+    opacity: float = 0.6,
+) -> np.ndarray:
+    """Image, ground truth and prediction side by side, enlarged, with one legend.
+
+    Small images (the 96 px scenes) are enlarged ``scale`` times with nearest-neighbour
+    sampling, so label edges stay sharp; ``ignore_index`` pixels of the ground truth are left
+    uncoloured. The legend lists the classes of either map, by their area in both.
+
+    Args:
+        image (np.ndarray): RGB image [H, W, 3] uint8.
+        ground_truth (np.ndarray): Class indices [H, W].
+        prediction (np.ndarray): Class indices [H, W].
+        class_names (Sequence[str]): Names by class index.
+        palette (Sequence[Sequence[int]]): RGB colour by class index.
+        scale (int): Enlargement factor (>= 1).
+        ignore_index (int): Ground-truth label drawn as the bare image.
+        opacity (float): Weight of the colours.
+
+    Returns:
+        np.ndarray: RGB image [scale*H + title, 3*scale*W + legend, 3] uint8.
+    """
+    if not (image.shape[:2] == ground_truth.shape == prediction.shape):
+        raise ValueError(
+            f'image {image.shape[:2]}, ground truth {ground_truth.shape} and prediction '
+            f'{prediction.shape} must have one size'
+        )
+    if scale < 1:
+        raise ValueError(f'scale must be >= 1, got {scale}')
+
+    def enlarge(array: np.ndarray) -> np.ndarray:
+        return array.repeat(scale, axis=0).repeat(scale, axis=1)
+
+    big = enlarge(image)
+    truth = np.where(ground_truth == ignore_index, -1, ground_truth)
+    panels = [
+        ('image', big),
+        ('ground truth', draw_overlay(big, enlarge(truth), class_names, palette,
+                                      opacity=opacity, legend=False)),
+        ('prediction', draw_overlay(big, enlarge(prediction), class_names, palette,
+                                    opacity=opacity, legend=False)),
+    ]  # fmt: skip
+    # One legend for both maps (draw_overlay's legend panel of their pixels, cut off).
+    shown = np.concatenate([prediction.ravel(), truth[truth >= 0].ravel()])
+    legend = draw_overlay(
+        np.zeros((1, shown.size, 3), np.uint8), shown[None], class_names, palette, opacity=1.0
+    )[:, shown.size :]
+    title = 14
+    height = max(big.shape[0] + title, legend.shape[0])
+    width = sum(p.shape[1] for _, p in panels) + legend.shape[1]
+    canvas = Image.new('RGB', (width, height), 'white')
+    draw = ImageDraw.Draw(canvas)
+    left = 0
+    for name, panel in panels:
+        draw.text((left + 4, 1), name, fill='black', font=ImageFont.load_default())
+        canvas.paste(Image.fromarray(panel), (left, title))
+        left += panel.shape[1]
+    canvas.paste(Image.fromarray(legend), (left, 0))
+    return np.asarray(canvas)

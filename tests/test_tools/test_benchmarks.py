@@ -97,6 +97,10 @@ def test_main_job_and_leaderboard_smoke(tmp_path):
     assert (work / 'overlay_val.png').stat().st_size > 0
     assert (tmp_path / 'clip' / 'clip_tiny.pth').is_file()
     assert 'overlay:' in done.stdout
+    # a log a newcomer can read: one line per tool run, the full logs in files
+    assert len(list((work / 'logs').glob('*.log'))) >= 12
+    assert len(done.stdout.splitlines()) < 200, len(done.stdout.splitlines())
+    assert re.search(r'torch threads per process: \d+; full logs: ', done.stdout)
     # the leaderboard: one results file per row (trivial included), costs per config
     results = board_dir / 'results'
     rows = {'trivial', 'dense_clip', 'pat', 'pat_baseline', 'mvp_seg', 'mvp_seg_plus', 'groupvit'}
@@ -155,3 +159,30 @@ def test_smaller_runs_scale_the_schedule(config, iters):
         assert first.end == second.begin and first.begin < first.end
     if 'T_max' in schedulers[-1]:
         assert schedulers[-1].T_max == schedulers[-1].end - schedulers[-1].begin
+
+
+def test_thread_count_and_one_line_per_tool(monkeypatch, tmp_path, capsys):
+    import torch
+
+    job = load_tool('tools/run_offline_benchmark.py')
+    monkeypatch.setattr(job.os, 'cpu_count', lambda: 8)
+    assert job.default_threads() == 4  # half the cores: the dataloader workers need the rest
+    monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
+    monkeypatch.delenv('MKL_NUM_THREADS', raising=False)
+    before = torch.get_num_threads()
+    try:
+        assert job.configure_output(tmp_path / 'logs', None) == 4
+        assert job.os.environ['OMP_NUM_THREADS'] == '4' == job.os.environ['MKL_NUM_THREADS']
+        monkeypatch.setenv('OMP_NUM_THREADS', '3')
+        assert job.configure_output(tmp_path / 'logs', 2) == 3  # the user's setting wins
+    finally:
+        torch.set_num_threads(before)
+    log = 'x Iter(test) [6/6]    aAcc: 5.66  mIoU: 0.28  mAcc: 3.34  mIoU_seen: 0.31  hIoU: 0.2'
+    assert job._summary_line(log) == 'mIoU: 0.28  mIoU_seen: 0.31  hIoU: 0.2'
+    # a failing tool: its log's end and where the whole log is, then the job stops
+    with pytest.raises(
+        SystemExit, match=r'test nope failed \(exit [1-9]\d*\); log: .*test_nope.log'
+    ):
+        job.run_tool(['tools/test.py', 'configs/nope.py'])
+    assert 'FAILED' in capsys.readouterr().out
+    assert "'configs/nope.py' does not exist" in (tmp_path / 'logs' / 'test_nope.log').read_text()
