@@ -111,7 +111,7 @@ def groupvit_zero_shot_cfg(
     *,
     backbone: dict | None = None,
     class_names: Sequence | None = None,
-    templates: Sequence[str] = ('a photo of a {}.',),
+    templates: str | Sequence[str] = ('a photo of a {}.',),
     bg_thresh: float = 0.95,
     topk: int = 5,
     align_corners: bool = False,
@@ -128,7 +128,7 @@ def groupvit_zero_shot_cfg(
         backbone: Overrides of the image encoder arguments (e.g. ``stem``).
         class_names: Vocabulary (None: set later); a first 'background' class is decided by
             ``bg_thresh``, not text-encoded.
-        templates: Prompt templates.
+        templates: Prompt templates, or a template-set name.
         bg_thresh, topk, align_corners: ``GroupViTZeroShotHead`` arguments.
         pretrained: A GroupViT checkpoint (the segmentor's ``pretrained``: every part loads
             its share of it).
@@ -158,7 +158,8 @@ def groupvit_zero_shot_cfg(
             align_corners=align_corners,
         ),
         class_names=copy.deepcopy(class_names),
-        templates=list(templates),
+        # a template-set name ('simple', 'imagenet') stays a name: list() would split it
+        templates=templates if isinstance(templates, str) else list(templates),
         pretrained=pretrained,
         train_cfg=copy.deepcopy(train_cfg or {}),
         test_cfg=copy.deepcopy(test_cfg or dict(mode='whole')),

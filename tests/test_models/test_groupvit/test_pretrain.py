@@ -157,3 +157,14 @@ def test_pretrain_prompts_use_nouns_or_noun_phrases(noun_phrases, expected, monk
     assert seen == ['a red circle', 'it is', f'a photo of a {expected}.', 'it is']
     with pytest.raises(ValueError, match='batch of 1 image-caption pair'):
         model.loss(torch.randn(1, 3, 64, 64), _samples(['a red circle']))
+
+
+def test_a_template_set_name_stays_a_name():
+    # 'simple' used to become ['s', 'i', 'm', ...]: one template per character
+    model = MODELS.build(
+        dict(type='GroupViTPretrain', arch='GroupViT-test', num_prompts=0, templates='simple')
+    )
+    assert model.templates == 'simple'
+    model.set_vocabulary(['background', 'cat', 'dog'])
+    reference = model.text_encoder.encode_vocabulary(['cat', 'dog'], templates=['a photo of a {}.'])
+    assert torch.allclose(model.class_embeddings, reference, atol=1e-6)
