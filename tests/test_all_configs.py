@@ -1,6 +1,6 @@
-"""Every config under configs/ and projects/*/configs/ parses and its model builds (weights files set to None), and,
-shrunk to a tiny model, runs: a training forward/backward (configs that train) and a prediction
-(all configs).
+"""Every config under configs/ and projects/*/configs/ parses and its model builds (weights files
+set to None), and, shrunk to a tiny model, runs: a training forward/backward (configs that
+train) and a prediction (all configs).
 
 Shrinking (one table, :data:`SHRINK`, family -> function): CLIP presets -> 'ViT-test' (width 32,
 embed 32, patch 8), GroupViT -> 'GroupViT-test', PAT -> ``TINY_PAT_OPTIONS``

@@ -1,9 +1,10 @@
 """Every config family has a model-zoo README and a metafile that mim can read.
 
 A family is a folder of ``configs/`` other than ``_base_``, or a project ``projects/<name>/``
-(its configs in ``projects/<name>/configs/``, README and metafile at the project's root). Its ``metafile.yaml`` must parse, and
-every ``Config:`` path in it must exist; every config file of the folder must be linked from its
-``README.md`` (a Markdown link to the file) or listed in the metafile.
+(its configs in ``projects/<name>/configs/``, README and metafile at the project's root). Its
+``metafile.yaml`` must parse, and every ``Config:`` path in it must exist; every config file of
+the folder must be linked from its ``README.md`` (a Markdown link to the file) or listed in the
+metafile.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ IDS = [p.name for p in FAMILIES]
 def config_files(family: Path) -> list[Path]:
     folder = family / 'configs' if family.parent.name == 'projects' else family
     return sorted(folder.glob('*.py'))
+
+
 LINK = re.compile(r'\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)')  # [text](target "title")
 
 

@@ -1,6 +1,6 @@
 """projects/groupvit_scenes/configs/groupvit-tiny_scenes-captions.py as shipped (GroupViT-tiny,
-its extra losses) through tools/train.py (4 iterations on a few scenes, validation at the end), tools/test.py (also
-with the colour-vocabulary config) and the grouping report."""
+its extra losses) through tools/train.py (4 iterations on a few scenes, validation at the end),
+tools/test.py (also with the colour-vocabulary config) and the grouping report."""
 
 from __future__ import annotations
 
