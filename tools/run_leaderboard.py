@@ -71,22 +71,24 @@ def test_training_free(job, results: Path, work: Path, summary: dict) -> None:
         )  # fmt: skip
 
 
-def measure_costs(job, results: Path, threads: int, repeat: int) -> None:
-    """Speed, memory, FLOPs and parameters of every config that has a results file."""
+def measure_costs(job, results: Path, threads: int, repeat: int, data: str) -> None:
+    """Speed, memory, FLOPs and parameters of every config that has a results file (the
+    vocabulary: the scenes' classes at ``data``, where the main job generated them)."""
     for path in sorted(results.glob('*.json')):
         record = json.loads(path.read_text())
         if record.get('format') != 'mmpat-results/1' or not Path(ROOT / record['config']).is_file():
             continue  # the trivial baseline has no model
         checkpoint = [record['checkpoint']] if record.get('checkpoint') else []
         stem = path.stem
+        scenes = ['--cfg-options', f'test_dataloader.dataset.data_root={data}']
         job.run_tool(
             ['tools/analysis_tools/benchmark.py', record['config'], *checkpoint,
              '--shape', *SCENES_SHAPE, '--threads', str(threads), '--repeat', str(repeat),
-             '--out', str(results / f'{stem}.speed.json')]
+             '--out', str(results / f'{stem}.speed.json'), *scenes]
         )  # fmt: skip
         job.run_tool(
             ['tools/analysis_tools/get_flops.py', record['config'], '--shape', *SCENES_SHAPE,
-             '--out', str(results / f'{stem}.flops.json')]
+             '--out', str(results / f'{stem}.flops.json'), *scenes]
         )  # fmt: skip
 
 
@@ -129,7 +131,7 @@ def main(argv: list[str] | None = None) -> Path:
     job.step('leaderboard: training-free dense-CLIP variants (val)')
     test_training_free(job, results, work / 'training_free', summary)
     job.step('leaderboard: speed, memory, FLOPs and parameters per config')
-    measure_costs(job, results, args.threads, args.repeat)
+    measure_costs(job, results, args.threads, args.repeat, summary['scenes']['path'])
     if args.reference:
         job.step('leaderboard: reference comparisons')
         reference_benchmarks(job, results, args.threads)
