@@ -36,6 +36,7 @@ VOCABULARY = ['background', 'cat', 'dog']
 SIZE = 64  # px of the tiny images (ViT-test: an 8 x 8 grid)
 CLIP_TEST = dict(preset='ViT-test', depth=2, size=32)  # 'ViT-test': 2 blocks, 32 px
 CAPTIONS = ['a red circle next to a blue square', 'a green star and a yellow circle']
+TAGS = [['red circle', 'blue square'], ['green star', 'yellow circle', 'red circle']]
 
 
 def drop_weights(node):
@@ -81,7 +82,8 @@ def _tiny_clip_tower(cfg: dict) -> None:
     if cfg['type'] == 'CLIPPyramid' and 'out_indices' in cfg:
         from mmpat.models.clip.presets import get_clip_preset
 
-        layers = get_clip_preset(cfg['preset'])['vision_cfg']['layers']
+        # A timm tower (no 'layers') has the four stages of a ResNet.
+        layers = get_clip_preset(cfg['preset'])['vision_cfg'].get('layers', 4)
         depth = len(layers) if isinstance(layers, (list, tuple)) else int(layers)
         scale = CLIP_TEST['depth'] / depth
         cfg['out_indices'] = tuple(math.ceil(i * scale) for i in cfg['out_indices'])
@@ -226,7 +228,7 @@ def tiny_model(path: Path):
 # ------------------------------------------------------------------------------------- data
 def _batch(count: int, size: int = SIZE) -> dict:
     """A dataloader batch: uint8 images, label maps of the 3 classes (some ignored pixels) and
-    a caption per sample (the caption-trained models)."""
+    a caption and tags per sample (the caption- and tag-trained models)."""
     generator = torch.Generator().manual_seed(count)
     inputs, samples = [], []
     for i in range(count):
@@ -240,6 +242,7 @@ def _batch(count: int, size: int = SIZE) -> dict:
                 ori_shape=(size, size),
                 caption=CAPTIONS[i % len(CAPTIONS)],
                 captions=CAPTIONS,
+                tags=TAGS[i % len(TAGS)],
             )
         )
         samples.append(sample)

@@ -2,7 +2,10 @@
 
 1. the main job (``tools/run_offline_benchmark.py``) with GroupViT, every row written as an
    ``mmpat-results/1`` file (trivial, dense CLIP, PAT baseline, PAT, MVP-SEG, MVP-SEG+, GroupViT);
-2. the training-free dense-CLIP variants (SCLIP, ClearCLIP, NACLIP, NACLIP + PAMR) on ``val``;
+2. the training-free dense-CLIP variants of ViT CLIPs (MaskCLIP, SCLIP, ClearCLIP, NACLIP,
+   NACLIP + PAMR) on ``val``, with the tiny ViT CLIP of ``configs/clip/clip-vit-tiny_scenes.py``
+   (pretrained here if absent; the main job's scenes VLM is a ResNet, which these variants,
+   changes of a ViT block, do not apply to);
 3. per config: inference speed and peak memory (``tools/analysis_tools/benchmark.py``) and
    FLOPs / parameters (``get_flops.py``) at the scenes' size;
 4. optionally (``--reference``) the reference comparisons of ``tools/benchmarks/`` (tiny sizes);
@@ -29,7 +32,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+VIT_CLIP_CONFIG = ROOT / 'configs/clip/clip-vit-tiny_scenes.py'
 TRAINING_FREE = {
+    'dense_clip_vit': 'configs/dense_clip/dense-clip_vit-scenes-tiny_scenes.py',
     'sclip': 'configs/sclip/sclip_vit-scenes-tiny_scenes.py',
     'clearclip': 'configs/clearclip/clearclip_vit-scenes-tiny_scenes.py',
     'naclip': 'configs/naclip/naclip_vit-scenes-tiny_scenes.py',
@@ -59,9 +64,26 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
     return parser.parse_known_args(argv)
 
 
-def test_training_free(job, results: Path, work: Path, summary: dict) -> None:
-    """The dense-CLIP variants on ``val``, with the main job's CLIP weights and scenes."""
-    weights, data = summary['clip']['weights'], summary['scenes']['path']
+def pretrain_vit_clip(job, main_args: list[str], data: str) -> Path:
+    """The tiny ViT CLIP's weights, trained if absent (``--clip-iters`` of a smaller run too)."""
+    clip_iters = job.parse_args(main_args).clip_iters
+    clip_dir = ROOT / 'work_dirs/clip-vit-tiny_scenes'
+    weights = clip_dir / 'clip_tiny.pth'
+    if weights.is_file():
+        print(f'found {weights}, skipping pretraining (delete it to retrain)', flush=True)
+        return weights
+    options = [f'train_dataloader.dataset.data_root={data}']
+    if clip_iters is not None:
+        options += job.schedule_options(VIT_CLIP_CONFIG, clip_iters)
+    job.run_tool(
+        ['tools/train.py', str(VIT_CLIP_CONFIG), '--work-dir', str(clip_dir), '--cfg-options']
+        + options
+    )
+    return weights
+
+
+def test_training_free(job, results: Path, work: Path, weights: Path, data: str) -> None:
+    """The ViT dense-CLIP variants on ``val``, with the tiny ViT CLIP and the main job's scenes."""
     for key, config in TRAINING_FREE.items():
         job.run_tool(
             ['tools/test.py', config, '--work-dir', str(work / key),
@@ -128,8 +150,11 @@ def main(argv: list[str] | None = None) -> Path:
     job.main([*main_args, '--groupvit', '--work-dir', str(work / 'main'),
               '--results-dir', str(results)])  # fmt: skip
     summary = json.loads((work / 'main' / 'summary.json').read_text())
-    job.step('leaderboard: training-free dense-CLIP variants (val)')
-    test_training_free(job, results, work / 'training_free', summary)
+    job.step('leaderboard: tiny ViT CLIP for the ViT-only training-free variants')
+    data = summary['scenes']['path']
+    vit_weights = pretrain_vit_clip(job, main_args, data)
+    job.step('leaderboard: training-free dense-CLIP variants of the ViT CLIP (val)')
+    test_training_free(job, results, work / 'training_free', vit_weights, data)
     job.step('leaderboard: speed, memory, FLOPs and parameters per config')
     measure_costs(job, results, args.threads, args.repeat, summary['scenes']['path'])
     if args.reference:

@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 CLIP_CONFIG = ROOT / 'configs/clip/clip-tiny_scenes.py'
-DENSE_CLIP_CONFIG = ROOT / 'configs/dense_clip/dense-clip_vit-scenes-tiny_scenes.py'
+DENSE_CLIP_CONFIG = ROOT / 'configs/dense_clip/dense-clip_clip-tiny_scenes.py'
 GROUPVIT_CONFIG = 'projects/groupvit_scenes/configs/groupvit-tiny_scenes-captions_grounded-3k.py'
 PAT_CONFIGS = {
     'pat': 'configs/pat/pat_clip-tiny_scenes.py',

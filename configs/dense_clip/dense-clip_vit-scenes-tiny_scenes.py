@@ -1,11 +1,13 @@
-# Training-free dense-CLIP zero-shot segmentation of the generated scenes (the offline baseline),
-# on the tiny CLIP pretrained by configs/clip/clip-tiny_scenes.py.
+# Training-free dense-CLIP (MaskCLIP) zero-shot segmentation of the generated scenes with the tiny
+# ViT CLIP of configs/clip/clip-vit-tiny_scenes.py: the base of the ViT-only training-free
+# variants (SCLIP, ClearCLIP, NACLIP). The main job's dense-CLIP row uses the scenes VLM
+# (dense-clip_clip-tiny_scenes.py).
 _base_ = [
     '../_base_/models/dense-clip_vit-b16.py',
     '../_base_/datasets/scenes.py',
     '../_base_/default_runtime.py',
 ]
-clip_weights = 'work_dirs/clip-tiny_scenes/clip_tiny.pth'
+clip_weights = 'work_dirs/clip-vit-tiny_scenes/clip_tiny.pth'
 model = dict(
     backbone=dict(preset='ViT-scenes-tiny', pretrained=clip_weights, out_indices=(1, 2, 3, 4)),
     text_encoder=dict(

@@ -45,7 +45,7 @@ model = dict(
     text_encoder=dict(
         type='MultiViewPromptTextEncoder',
         text_encoder=dict(
-            type='OpenCLIPTextEncoder', preset='ViT-scenes-tiny', pretrained=clip_weights
+            type='OpenCLIPTextEncoder', preset='timm-resnet-scenes-tiny', pretrained=clip_weights
         ),
         checkpoint=teacher_checkpoint,
         num_prompts=3,

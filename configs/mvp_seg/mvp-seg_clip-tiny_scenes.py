@@ -12,8 +12,8 @@ _base_ = [
 clip_weights = 'work_dirs/clip-tiny_scenes/clip_tiny.pth'
 model = dict(
     data_preprocessor=dict(size=(96, 96)),
-    backbone=dict(preset='ViT-scenes-tiny', pretrained=clip_weights, out_indices=(4,)),
-    text_encoder=dict(preset='ViT-scenes-tiny', pretrained=clip_weights),
+    backbone=dict(preset='timm-resnet-scenes-tiny', pretrained=clip_weights, out_indices=(4,)),
+    text_encoder=dict(preset='timm-resnet-scenes-tiny', pretrained=clip_weights),
     test_cfg=dict(mode='whole'),
 )
 train_dataloader = dict(batch_size=16, dataset=dict(vocabulary='seen'))

@@ -21,12 +21,20 @@ class ImageCaptionDataset(BaseDataset):
     ``caption`` a single string. Each data info holds ``img_path`` and ``captions``
     (list[str]); pick one caption per sample with the ``PackImageCaption`` transform.
 
+    Tags (optional; UniCL's image-label form, for ``CLIPContrastive(loss_type='tags')``): the
+    names of what an image shows, a ``"tags"`` list of strings in the line itself, or read
+    from ``tags_file``, a jsonl with the same ``image`` keys whose lines hold ``"tags"`` or
+    ``"objects"`` (a list of ``{"name": ...}``: the scenes' ``annotations/pretrain.jsonl``).
+    The data info then also holds ``tags`` (list[str], in order, duplicates removed).
+
     Args:
         ann_file: The jsonl file (relative to ``data_root`` or absolute).
         data_root: Root of the relative image paths (and of ``ann_file``).
         pipeline: Data transforms (e.g. ``LoadImageFromFile``, ``PackImageCaption``).
         check_files: Check that every image exists when loading (clear error naming the
             jsonl line); turn off for very large remote datasets.
+        tags_file: Optional jsonl of tags per image (relative to ``data_root`` or absolute);
+            every image of ``ann_file`` must have a line.
         **kwargs: Other :class:`mmengine.dataset.BaseDataset` arguments.
     """
 
@@ -37,9 +45,11 @@ class ImageCaptionDataset(BaseDataset):
         data_root: str = '',
         pipeline: list | None = None,
         check_files: bool = True,
+        tags_file: str | None = None,
         **kwargs,
     ) -> None:
         self.check_files = check_files
+        self.tags_file = tags_file
         super().__init__(ann_file=ann_file, data_root=data_root, pipeline=pipeline or [], **kwargs)
 
     def load_data_list(self) -> list[dict]:
@@ -80,5 +90,44 @@ class ImageCaptionDataset(BaseDataset):
                     img_path = osp.join(root, img_path)
                 if self.check_files and not osp.isfile(img_path):
                     raise FileNotFoundError(f'{where}: image {img_path} not found')
-                data_list.append(dict(img_path=img_path, captions=captions))
+                info = dict(img_path=img_path, captions=captions)
+                if 'tags' in item:
+                    info['tags'] = _tag_list(item, where)
+                info['_image_key'] = item['image']
+                data_list.append(info)
+        if self.tags_file is not None:
+            self._attach_tags(data_list)
+        for info in data_list:
+            del info['_image_key']
         return data_list
+
+    def _attach_tags(self, data_list: list[dict]) -> None:
+        path = self.tags_file
+        if not osp.isabs(path) and self.data_root:
+            path = osp.join(self.data_root, path)
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'tags_file {path} not found')
+        tags: dict[str, list[str]] = {}
+        with open(path) as f:
+            for line_no, line in enumerate(f, start=1):
+                if line.strip():
+                    item = json.loads(line)
+                    tags[item.get('image')] = _tag_list(item, f'{path} line {line_no}')
+        for info in data_list:
+            key = info['_image_key']
+            if key not in tags:
+                raise KeyError(f'tags_file {path} has no line for image {key!r}')
+            info['tags'] = tags[key]
+
+
+def _tag_list(item: dict, where: str) -> list[str]:
+    """The tags of one jsonl line: ``"tags"`` or the names of ``"objects"``, deduplicated."""
+    if 'tags' in item:
+        tags = item['tags']
+    elif 'objects' in item:
+        tags = [obj.get('name') if isinstance(obj, dict) else None for obj in item['objects']]
+    else:
+        raise KeyError(f'{where}: needs "tags" (a list of strings) or "objects" (with names)')
+    if not isinstance(tags, list) or not tags or not all(isinstance(t, str) for t in tags):
+        raise ValueError(f'{where}: tags must be a non-empty list of strings, got {tags!r}')
+    return list(dict.fromkeys(tags))

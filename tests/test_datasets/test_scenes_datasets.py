@@ -410,3 +410,38 @@ def test_vocabulary_hook_refuses_unseen_classes_in_training(scenes):
     runner = _runner(all_ds)
     transductive.before_train(runner)
     assert runner.model.class_names == meta['classes']
+
+
+def test_caption_dataset_tags_from_file_and_line(scenes, tmp_path):
+    """Tags come from the scenes' annotations (object names, in order) or from each line."""
+    ds = DATASETS.build(
+        dict(
+            type='ImageCaptionDataset',
+            data_root=str(scenes),
+            ann_file='captions/pretrain.jsonl',
+            tags_file='annotations/pretrain.jsonl',
+            pipeline=CAPTION_PIPELINE,
+        )
+    )
+    annotations = [
+        json.loads(line)
+        for line in (scenes / 'annotations/pretrain.jsonl').read_text().splitlines()
+        if line
+    ]
+    for index, record in enumerate(annotations):
+        names = list(dict.fromkeys(o['name'] for o in record['objects']))
+        assert ds.get_data_info(index)['tags'] == names
+        assert ds[index]['data_samples'].tags == names
+    own = tmp_path / 'own.jsonl'
+    image = str(scenes / 'img_dir/pretrain/000000.png')
+    own.write_text(json.dumps({'image': image, 'caption': 'x', 'tags': ['cat', 'sofa', 'cat']}))
+    info = DATASETS.build(dict(type='ImageCaptionDataset', ann_file=str(own))).get_data_info(0)
+    assert info['tags'] == ['cat', 'sofa']
+    missing = tmp_path / 'tags.jsonl'
+    missing.write_text(json.dumps({'image': 'elsewhere.png', 'tags': ['cat']}) + '\n')
+    with pytest.raises(KeyError, match=r'no line for image .*000000\.png'):
+        DATASETS.build(dict(type='ImageCaptionDataset', ann_file=str(own), tags_file=str(missing)))
+    bad = tmp_path / 'bad.jsonl'
+    bad.write_text(json.dumps({'image': image, 'caption': 'x', 'tags': []}) + '\n')
+    with pytest.raises(ValueError, match='bad.jsonl line 1: tags must be a non-empty list'):
+        DATASETS.build(dict(type='ImageCaptionDataset', ann_file=str(bad)))

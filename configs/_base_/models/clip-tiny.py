@@ -1,8 +1,14 @@
-# Image-text contrastive pretraining (symmetric InfoNCE, learnable temperature) of an open_clip
-# model built from a preset of mmpat/models/clip/presets.py (random init).
+# Image-text contrastive pretraining (learnable temperature) of an open_clip model built from a
+# preset of mmpat/models/clip/presets.py (random init): the scenes VLM, a timm ResNet image tower
+# with global max pooling, trained on the image tags (multi-positive contrastive loss, UniCL's
+# form) against a text tower kept at its seeded random init (docs/experiments/scenes_clip.md).
+# loss_type='captions' is CLIP's InfoNCE on one random caption per image.
 model = dict(
     type='CLIPContrastive',
-    preset='ViT-scenes-tiny',
+    preset='timm-resnet-scenes-tiny',
+    loss_type='tags',
+    tag_template='a photo of a {}.',  # the zero-shot tools' template
+    freeze_text_tower=True,
     max_logit_scale=100.0,
     gather_with_grad=True,
     data_preprocessor=dict(

@@ -25,6 +25,15 @@ ResNet presets (RN50, RN101): ``'pyramid'`` holds the stage outputs ``out_indice
 projections as 1x1 convolutions to the last stage (MaskCLIP; no positional embedding);
 ``'global'`` is the attention pool (its positional embedding resized for other input sizes).
 
+timm towers (open_clip's ``timm_model_name`` presets with a global pool, e.g. the scenes VLM
+``'timm-resnet-scenes-tiny'`` or ConvNeXt CLIP): ``'pyramid'`` holds the trunk's feature maps
+at strides 4, 8, 16, 32 (stages 1-4 of ``out_indices``); ``'global'`` is open_clip's own
+``trunk.forward_head`` + ``head`` on the last map; ``'dense'`` runs that same head on every
+location of the last map as a 1 x 1 image (MaskCLIP's idea for pooled heads: with average
+pooling and a linear projection the mean of ``'dense'`` is ``'global'`` exactly; with max
+pooling each location is projected as if it alone were the image). Attention-pooled timm
+towers (``timm_pool='abs_attn'/'rot_attn'``) are refused.
+
 Output formats (``out_format``): ``'dict'`` (default) returns the three outputs above for
 mmpat's heads under ``OpenVocabEncoderDecoder``; ``'tuple'`` returns only the ``'pyramid'`` maps
 as a tuple, what mmseg's heads index with ``in_index``, so the backbone works under mmseg's plain
@@ -59,6 +68,42 @@ def build_clip_visual(preset: str | dict[str, Any]) -> nn.Module:
 
     cfg = get_clip_preset(preset)
     return _build_vision_tower(cfg['embed_dim'], cfg['vision_cfg'], cfg.get('quick_gelu', False))
+
+
+def timm_stage_indices(visual: nn.Module, preset: Any) -> dict[int, tuple[int, int]]:
+    """Map stages 1-4 of an open_clip timm tower to its trunk's feature indices.
+
+    Stage ``k`` is the trunk's feature map at stride ``2 ** (k + 1)`` (4, 8, 16, 32), as the
+    stages of a ResNet; the last such map of the trunk is taken when several share a stride.
+
+    Args:
+        visual: open_clip ``TimmModel``.
+        preset: The preset (for error messages).
+
+    Returns:
+        dict: stage -> (index into ``trunk.feature_info``, channels).
+
+    Raises:
+        ValueError: An attention-pooled head, or a trunk without the four strides.
+    """
+    if 'pool' in dict(visual.head.named_children()):
+        raise ValueError(
+            f'preset {preset!r}: CLIPPyramid supports timm towers with a global pool '
+            "(timm_pool 'avg', 'max', '' ...), not attention pooling (abs_attn / rot_attn)"
+        )
+    info = list(getattr(visual.trunk, 'feature_info', None) or [])
+    stages: dict[int, tuple[int, int]] = {}
+    for index, item in enumerate(info):
+        for stage in range(1, 5):
+            if int(item['reduction']) == 2 ** (stage + 1):
+                stages[stage] = (index, int(item['num_chs']))
+    if sorted(stages) != [1, 2, 3, 4]:
+        found = [int(item['reduction']) for item in info]
+        raise ValueError(
+            f'preset {preset!r}: the timm trunk needs feature maps at strides 4, 8, 16 and 32 '
+            f'for the pyramid; its feature_info has strides {found}'
+        )
+    return stages
 
 
 def resize_grid_embedding(
@@ -146,11 +191,12 @@ class CLIPPyramid(BaseModule):
         self.dense_mlp = self.dense_variant.mlp
         self.visual = build_clip_visual(cfg)
         self.is_vit = hasattr(self.visual, 'transformer')
+        self.is_timm = hasattr(self.visual, 'trunk')
         if not self.is_vit and dense_attention != 'maskclip':
             raise ValueError(
                 f'dense_attention={dense_attention!r} changes a ViT block; preset {preset!r} is a '
-                "ResNet CLIP, whose dense path is MaskCLIP's: use dense_attention='maskclip' "
-                'or a ViT preset'
+                "convolutional CLIP, whose dense path is MaskCLIP's: use "
+                "dense_attention='maskclip' or a ViT preset"
             )
         if self.is_vit:
             if not getattr(self.visual.transformer, 'batch_first', True):
@@ -163,6 +209,13 @@ class CLIPPyramid(BaseModule):
             default = tuple(math.ceil(depth * k / 4) for k in range(1, 5))
             valid = range(0, depth + 1)
             self.out_channels = None
+        elif self.is_timm:
+            depth = 4
+            self._timm_stages = timm_stage_indices(self.visual, preset)
+            self.width = self._timm_stages[4][1]
+            self.patch_size = 32
+            default = (1, 2, 3, 4)
+            valid = range(1, 5)
         else:
             depth = 4
             width = int(cfg['vision_cfg']['width'])
@@ -179,6 +232,8 @@ class CLIPPyramid(BaseModule):
             )
         if self.is_vit:
             self.out_channels = tuple(self.width for _ in self.out_indices)
+        elif self.is_timm:
+            self.out_channels = tuple(self._timm_stages[i][1] for i in self.out_indices)
         else:
             self.out_channels = tuple(width * 4 * 2 ** (i - 1) for i in self.out_indices)
         self._pos_cache: dict[tuple, Tensor] = {}
@@ -243,6 +298,8 @@ class CLIPPyramid(BaseModule):
         pyramid_only = self.out_format == 'tuple'
         if self.is_vit:
             return self._forward_vit(x, pyramid_only=pyramid_only)
+        if self.is_timm:
+            return self._forward_timm(x, pyramid_only=pyramid_only)
         return self._forward_resnet(x, pyramid_only=pyramid_only)
 
     def _forward_vit(self, x: Tensor, *, pyramid_only: bool = False) -> Any:
@@ -402,3 +459,24 @@ class CLIPPyramid(BaseModule):
         dense = F.conv2d(dense, pool.c_proj.weight[:, :, None, None], pool.c_proj.bias)
         pyramid = tuple(feats[i - 1] for i in self.out_indices)
         return {'pyramid': pyramid, 'dense': dense, 'global': pooled[0]}
+
+    def _forward_timm(self, x: Tensor, *, pyramid_only: bool = False) -> Any:
+        trunk, head = self.visual.trunk, self.visual.head
+        wanted = sorted({self._timm_stages[i][0] for i in self.out_indices})
+        if pyramid_only:
+            maps = trunk.forward_intermediates(
+                x, indices=wanted, stop_early=True, intermediates_only=True
+            )
+        else:
+            last, maps = trunk.forward_intermediates(x, indices=wanted)
+        by_index = dict(zip(wanted, maps))
+        pyramid = tuple(by_index[self._timm_stages[i][0]] for i in self.out_indices)
+        if pyramid_only:
+            return pyramid
+        pooled = head(trunk.forward_head(last))
+        # The same pooling head on every location, each a 1 x 1 image (see the module doc).
+        batch, channels, h, w = last.shape
+        pixels = last.permute(0, 2, 3, 1).reshape(batch * h * w, channels, 1, 1)
+        dense = head(trunk.forward_head(pixels))
+        dense = dense.reshape(batch, h, w, -1).permute(0, 3, 1, 2)
+        return {'pyramid': pyramid, 'dense': dense, 'global': pooled}

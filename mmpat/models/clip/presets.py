@@ -58,6 +58,19 @@ CLIP_PRESETS: dict[str, dict[str, Any]] = {
         text_cfg=dict(context_length=24, vocab_size=49408, width=128, heads=4, layers=4),
         quick_gelu=False,
     ),
+    # The frozen VLM of the offline scenes benchmark since issue 22: timm's tiny test ResNet
+    # (0.37M parameters) with global MAX pooling, an open_clip timm tower (the loading path of
+    # ConvNeXt CLIP files). Max pooling lets the image embedding pick the object instead of
+    # averaging it with the background: it names shapes where the average-pooled ViT does not
+    # (docs/experiments/scenes_clip.md).
+    'timm-resnet-scenes-tiny': dict(
+        embed_dim=128,
+        vision_cfg=dict(
+            image_size=96, timm_model_name='test_resnet', timm_pool='max', timm_proj='linear'
+        ),
+        text_cfg=dict(context_length=24, vocab_size=49408, width=128, heads=4, layers=4),
+        quick_gelu=False,
+    ),
     # Unit tests only: builds in milliseconds.
     'ViT-test': dict(
         embed_dim=32,

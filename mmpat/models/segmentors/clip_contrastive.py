@@ -12,6 +12,17 @@ Our choices (constructor arguments, defaults in brackets): temperature learned a
 in CLIP; negatives gathered from every process with gradients (``gather_with_grad`` [True]);
 the caption is ``metainfo['caption']`` of each data sample (one random phrasing per sample,
 chosen by ``PackImageCaption``).
+
+``loss_type='tags'`` trains on image tags instead (UniCL's image-label form, the recipe of the
+scenes VLM): the texts of a batch are its distinct prompts ``tag_template.format(tag)`` over
+every sample's ``metainfo['tags']``, and image->text and text->image cross-entropies go
+against the uniform distribution over each row's positives (an image is positive with every
+one of its tags, a prompt with every image that has it), so two images of a red circle are
+not each other's negatives. The tags loss is computed per process (texts are strings, not
+gathered). ``freeze_text_tower=True`` keeps the text tower at its (seeded) random
+initialisation, so the class names' embeddings stay apart and the image tower has to follow;
+on the scenes this learns shapes where training both towers does not
+(``docs/experiments/scenes_clip.md``).
 """
 
 from __future__ import annotations
@@ -62,6 +73,39 @@ def clip_contrastive_loss(
     )
 
 
+def multi_positive_contrastive_loss(
+    image_embeds: torch.Tensor,
+    text_embeds: torch.Tensor,
+    positives: torch.Tensor,
+    logit_scale: torch.Tensor,
+) -> torch.Tensor:
+    """Symmetric contrastive loss with several positives per row (UniCL).
+
+    Args:
+        image_embeds: (B, C) L2-normalised image embeddings.
+        text_embeds: (T, C) L2-normalised text embeddings.
+        positives: (B, T) 0/1 matrix, ``positives[i, j] = 1`` when text ``j`` describes image
+            ``i``; every row and column needs at least one positive.
+        logit_scale: Scalar inverse temperature (already exponentiated).
+
+    Returns:
+        Tensor: scalar, mean of the image->text and text->image soft-target cross-entropies
+        (target: uniform over the row's positives).
+    """
+    positives = positives.to(image_embeds.dtype)
+    if (positives.sum(1) == 0).any() or (positives.sum(0) == 0).any():
+        raise ValueError('every image and every text needs at least one positive')
+    logits = logit_scale * image_embeds @ text_embeds.T
+    targets_i2t = positives / positives.sum(1, keepdim=True)
+    targets_t2i = positives.T / positives.T.sum(1, keepdim=True)
+    i2t = -(targets_i2t * F.log_softmax(logits, dim=1)).sum(1).mean()
+    t2i = -(targets_t2i * F.log_softmax(logits.T, dim=1)).sum(1).mean()
+    return 0.5 * (i2t + t2i)
+
+
+LOSS_TYPES = ('captions', 'tags')
+
+
 @MODELS.register_module()
 class CLIPContrastive(BaseModel):
     """CLIP pretraining on image-caption pairs.
@@ -72,6 +116,13 @@ class CLIPContrastive(BaseModel):
             ``SegDataPreProcessor`` with CLIP's mean/std, BGR->RGB).
         max_logit_scale: Upper clamp of the learned inverse temperature (CLIP: 100).
         gather_with_grad: Back-propagate through the features gathered from other processes.
+        loss_type: ``'captions'`` (CLIP's InfoNCE, one caption per image) or ``'tags'``
+            (multi-positive over the batch's distinct tag prompts; needs ``tags`` in the
+            metainfo: ``ImageCaptionDataset`` with tags + ``PackImageCaption``).
+        tag_template: The prompt of a tag (``'tags'`` loss; the template the zero-shot tools
+            use by default).
+        freeze_text_tower: Keep the text tower (token and positional embeddings, transformer,
+            final norm, text projection) at its random initialisation.
         init_cfg: mmengine init config (unused by default: open_clip initialises itself).
 
     Forward modes (``inputs``: (B, 3, H, W) float after the preprocessor; ``data_samples``:
@@ -91,8 +142,15 @@ class CLIPContrastive(BaseModel):
         data_preprocessor: dict | None = None,
         max_logit_scale: float = 100.0,
         gather_with_grad: bool = True,
+        loss_type: str = 'captions',
+        tag_template: str = 'a photo of a {}.',
+        freeze_text_tower: bool = False,
         init_cfg: dict | None = None,
     ) -> None:
+        if loss_type not in LOSS_TYPES:
+            raise ValueError(f'loss_type must be one of {LOSS_TYPES}, got {loss_type!r}')
+        if '{}' not in tag_template:
+            raise ValueError(f'tag_template needs a "{{}}" for the tag, got {tag_template!r}')
         if data_preprocessor is None:
             size = get_clip_preset(preset)['vision_cfg'].get('image_size', 224)
             data_preprocessor = dict(
@@ -112,6 +170,13 @@ class CLIPContrastive(BaseModel):
         self.image_size = self.preset['vision_cfg'].get('image_size', 224)
         self.max_logit_scale = float(max_logit_scale)
         self.gather_with_grad = gather_with_grad
+        self.loss_type = loss_type
+        self.tag_template = tag_template
+        self.freeze_text_tower = freeze_text_tower
+        if freeze_text_tower:
+            for name, param in self.clip.named_parameters():
+                if not name.startswith('visual.') and name != 'logit_scale':
+                    param.requires_grad_(False)
 
     # ----------------------------------------------------------------------------------------
     def tokenize(self, texts: list[str]) -> torch.Tensor:
@@ -170,6 +235,27 @@ class CLIPContrastive(BaseModel):
             captions.append(caption)
         return captions
 
+    def tag_prompts_of(self, data_samples: list | None) -> tuple[list[str], torch.Tensor]:
+        """The batch's distinct tag prompts and the (B, T) positives matrix."""
+        if not data_samples:
+            raise ValueError('CLIPContrastive needs data_samples with a "tags" metainfo')
+        per_sample = []
+        for i, sample in enumerate(data_samples):
+            tags = sample.metainfo.get('tags')
+            if not isinstance(tags, list) or not tags:
+                raise KeyError(
+                    f"data sample {i} has no 'tags' list in its metainfo (loss_type='tags'); "
+                    'give ImageCaptionDataset tags (a "tags" key per line or tags_file) and '
+                    'pack with PackImageCaption'
+                )
+            per_sample.append([self.tag_template.format(t) for t in tags])
+        prompts = sorted(set().union(*per_sample))
+        column = {p: j for j, p in enumerate(prompts)}
+        positives = torch.zeros(len(per_sample), len(prompts))
+        for i, sample_prompts in enumerate(per_sample):
+            positives[i, [column[p] for p in sample_prompts]] = 1.0
+        return prompts, positives.to(self.clip.logit_scale.device)
+
     # ----------------------------------------------------------------------------------------
     def forward(self, inputs: torch.Tensor, data_samples: list | None = None, mode: str = 'tensor'):
         """Dispatch to :meth:`loss`, :meth:`predict` or :meth:`_forward` (see class doc)."""
@@ -186,11 +272,19 @@ class CLIPContrastive(BaseModel):
         return self.encode_image(inputs), self.encode_text(captions)
 
     def loss(self, inputs: torch.Tensor, data_samples: list | None) -> dict[str, torch.Tensor]:
-        """Symmetric InfoNCE over the (gathered) batch.
+        """Symmetric InfoNCE over the (gathered) batch, or the tags loss (see module doc).
 
         Returns:
             dict: ``loss_itc`` (scalar) and the detached ``logit_scale`` for logging.
         """
+        if self.loss_type == 'tags':
+            prompts, positives = self.tag_prompts_of(data_samples)
+            image_embeds = self.encode_image(inputs)
+            scale = self.logit_scale()
+            loss = multi_positive_contrastive_loss(
+                image_embeds, self.encode_text(prompts), positives, scale
+            )
+            return dict(loss_itc=loss, logit_scale=scale.detach())
         image_embeds, text_embeds = self._forward(inputs, data_samples)
         all_images, offset = all_gather_with_grad(image_embeds, with_grad=self.gather_with_grad)
         all_texts, _ = all_gather_with_grad(text_embeds, with_grad=self.gather_with_grad)

@@ -35,6 +35,10 @@ p.add_argument('--out', default=None)
 p.add_argument('--rn-layers', default='1,1,1,1')
 p.add_argument('--pool', default='avg')
 p.add_argument('--embed', type=int, default=128)
+p.add_argument('--timm-name', default='test_resnet', help='--arch timm: the timm trunk')
+p.add_argument('--init-scale', type=float, default=None, help='initial exp(logit_scale)')
+p.add_argument('--train-text-proj', action='store_true', help='with --freeze-text: train it')
+p.add_argument('--attn-scale', type=float, default=1.0, help='RN attention pool: q/k init scale')
 a = p.parse_args()
 torch.manual_seed(0)
 np.random.seed(0)
@@ -57,6 +61,8 @@ std = torch.tensor([0.26862954, 0.26130258, 0.27577711]).view(1, 3, 1, 1) * 255
 text_cfg = dict(context_length=24, vocab_size=49408, width=128, heads=4, layers=4)
 if a.arch == 'vit':
     vision = dict(image_size=96, layers=a.layers, width=a.width, patch_size=a.patch, head_width=32)
+elif a.arch == 'timm':
+    vision = dict(image_size=96, timm_model_name=a.timm_name, timm_pool=a.pool, timm_proj='linear')
 else:
     vision = dict(
         image_size=96,
@@ -87,10 +93,17 @@ if a.arch == 'cnn':
         nn.Linear(128, a.embed),
     )
     model.visual.image_size = 96
+if a.arch == 'rn' and a.attn_scale != 1.0:
+    with torch.no_grad():
+        model.visual.attnpool.q_proj.weight.mul_(a.attn_scale)
+        model.visual.attnpool.k_proj.weight.mul_(a.attn_scale)
 if a.freeze_text:
     for n, prm in model.named_parameters():
         if not n.startswith('visual') and n != 'logit_scale':
-            prm.requires_grad_(False)
+            prm.requires_grad_(a.train_text_proj and n == 'text_projection')
+if a.init_scale is not None:
+    with torch.no_grad():
+        model.logit_scale.fill_(math.log(a.init_scale))
 CLS = sorted({o['name'] for r in anns for o in r['objects']})
 head = torch.nn.Parameter(torch.randn(30, a.embed) * 0.1)
 decay, no_decay = [head], []

@@ -203,3 +203,61 @@ def test_pretrained_file_and_bad_input(tmp_path):
         CLIPPyramid(preset='ViT-test', pretrained=str(tmp_path / 'missing.pt'))
     with pytest.raises(ValueError, match=r'\[B, 3, H, W\]'):
         backbone(torch.randn(1, 1, 32, 32))
+
+
+TINY_TIMM = dict(
+    embed_dim=16,
+    vision_cfg=dict(image_size=64, timm_model_name='test_resnet', timm_pool='avg'),
+    text_cfg=dict(context_length=16, vocab_size=49408, width=16, heads=2, layers=1),
+)
+
+
+@pytest.mark.parametrize('preset', ['timm-resnet-scenes-tiny', TINY_TIMM])
+def test_timm_tower_parity_with_open_clip(preset):
+    """Global = open_clip's encode_image; pyramid = the trunk's stage outputs (strides 4-32)."""
+    reference, backbone = _pair(preset)
+    size = get_clip_preset(preset)['vision_cfg']['image_size']
+    x = torch.randn(2, 3, size, size)
+    stages = {}
+    trunk = reference.visual.trunk
+    hooks = [
+        getattr(trunk, f'layer{k}').register_forward_hook(
+            lambda m, i, o, k=k: stages.__setitem__(k, o)
+        )
+        for k in range(1, 5)
+    ]
+    with torch.no_grad():
+        expected = reference.encode_image(x)
+        out = backbone(x)
+    for h in hooks:
+        h.remove()
+    assert (out['global'] - expected).abs().max() < 1e-5
+    for k, feature in zip(backbone.out_indices, out['pyramid']):
+        assert feature.shape[-1] == size // 2 ** (k + 1)
+        assert (feature - stages[k]).abs().max() < 1e-5
+    assert backbone.out_channels == tuple(f.shape[1] for f in out['pyramid'])
+    dense = out['dense']
+    assert dense.shape == (2, backbone.embed_dim, size // 32, size // 32)
+    # The dense head is the pooling head at each location: the last stage projected per pixel.
+    projected = torch.einsum('bchw,dc->bdhw', stages[4], reference.visual.head.proj.weight)
+    assert (dense - projected).abs().max() < 1e-5
+    if get_clip_preset(preset)['vision_cfg']['timm_pool'] == 'avg':
+        assert (dense.mean((2, 3)) - expected).abs().max() < 1e-5  # MaskCLIP's identity
+
+
+def test_timm_tower_tuple_output_and_errors():
+    backbone = CLIPPyramid(preset=TINY_TIMM, out_format='tuple', out_indices=(2, 3)).eval()
+    with torch.no_grad():
+        maps = backbone(torch.randn(1, 3, 64, 64))
+    assert [m.shape[-1] for m in maps] == [8, 4]
+    attn = dict(
+        TINY_TIMM,
+        embed_dim=64,  # timm's attention pool: a multiple of its 64-wide heads
+        vision_cfg=dict(
+            TINY_TIMM['vision_cfg'], timm_model_name='test_byobnet', timm_pool='abs_attn'
+        ),
+    )
+    with pytest.raises(ValueError, match='not attention pooling'):
+        CLIPPyramid(preset=attn)
+    with pytest.raises(ValueError, match="convolutional CLIP, whose dense path is MaskCLIP's"):
+        CLIPPyramid(preset=TINY_TIMM, dense_attention='sclip')

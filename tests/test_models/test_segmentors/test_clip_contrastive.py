@@ -11,7 +11,10 @@ import torch
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-from mmpat.models.segmentors.clip_contrastive import clip_contrastive_loss
+from mmpat.models.segmentors.clip_contrastive import (
+    clip_contrastive_loss,
+    multi_positive_contrastive_loss,
+)
 from mmpat.models.utils import all_gather_with_grad
 
 CAPTIONS = ['a red circle', 'a blue star and a green cross', 'a white square', 'a yellow object']
@@ -171,3 +174,78 @@ def test_two_process_gather_matches_one_process(tmp_path):
         # Each rank's features get the gradient of both ranks' losses (= 2 x the mean loss).
         torch.testing.assert_close(grad_img / 2, ref_img.grad[rows])
         torch.testing.assert_close(grad_txt / 2, ref_txt.grad[rows])
+
+
+def reference_multi_positive(img, txt, positives, scale) -> float:
+    """Per-row loops: cross-entropy against the uniform distribution over each row's positives."""
+    logits = (scale * img @ txt.T).tolist()
+    rows, cols = len(logits), len(logits[0])
+
+    def soft_ce(values, targets):
+        log_z = math.log(sum(math.exp(v) for v in values))
+        k = sum(targets)
+        return -sum(t / k * (v - log_z) for v, t in zip(values, targets))
+
+    i2t = [soft_ce(logits[i], positives[i].tolist()) for i in range(rows)]
+    t2i = [
+        soft_ce([logits[i][j] for i in range(rows)], positives[:, j].tolist()) for j in range(cols)
+    ]
+    return 0.5 * (sum(i2t) / rows + sum(t2i) / cols)
+
+
+def test_multi_positive_loss_matches_reference_and_infonce():
+    torch.manual_seed(0)
+    img = torch.nn.functional.normalize(torch.randn(4, 8), dim=1)
+    txt = torch.nn.functional.normalize(torch.randn(3, 8), dim=1)
+    positives = torch.tensor([[1, 0, 0], [1, 1, 0], [0, 0, 1], [0, 1, 1]])
+    loss = multi_positive_contrastive_loss(img, txt, positives, torch.tensor(6.0))
+    assert loss.item() == pytest.approx(
+        reference_multi_positive(img, txt, positives.float(), 6.0), rel=1e-5
+    )
+    # One positive per row and column: CLIP's InfoNCE.
+    square = torch.nn.functional.normalize(torch.randn(4, 8), dim=1)
+    same = multi_positive_contrastive_loss(img, square, torch.eye(4), torch.tensor(6.0))
+    assert same.item() == pytest.approx(clip_contrastive_loss(img, square, 6.0).item(), rel=1e-6)
+    with pytest.raises(ValueError, match='at least one positive'):
+        multi_positive_contrastive_loss(img, txt, torch.zeros(4, 3), torch.tensor(6.0))
+
+
+def tag_samples(tags_per_image) -> list[SegDataSample]:
+    out = []
+    for tags in tags_per_image:
+        sample = SegDataSample()
+        sample.set_metainfo(dict(caption=tags[0], captions=list(tags), tags=list(tags)))
+        out.append(sample)
+    return out
+
+
+def test_tags_loss_uses_distinct_prompts_and_frozen_text_tower():
+    torch.manual_seed(0)
+    model = MODELS.build(
+        dict(type='CLIPContrastive', preset='ViT-test', loss_type='tags', freeze_text_tower=True)
+    )
+    text_params = [n for n, p in model.clip.named_parameters() if not p.requires_grad]
+    assert text_params and not any(n.startswith('visual.') for n in text_params)
+    assert model.clip.logit_scale.requires_grad
+    tags = [['red circle'], ['red circle', 'blue star'], ['white cross']]
+    data = tag_samples(tags)
+    prompts, positives = model.tag_prompts_of(data)
+    assert prompts == [
+        'a photo of a blue star.',
+        'a photo of a red circle.',
+        'a photo of a white cross.',
+    ]
+    assert positives.tolist() == [[0, 1, 0], [1, 1, 0], [0, 0, 1]]
+    images = torch.randn(3, 3, 32, 32)
+    losses = model(images, data, mode='loss')
+    expected = multi_positive_contrastive_loss(
+        model.encode_image(images), model.encode_text(prompts), positives, model.logit_scale()
+    )
+    assert losses['loss_itc'].item() == pytest.approx(expected.item(), rel=1e-5)
+    losses['loss_itc'].backward()
+    assert model.clip.visual.conv1.weight.grad is not None
+    assert model.clip.token_embedding.weight.grad is None
+    with pytest.raises(KeyError, match=r'has no .*tags.* list in its metainfo'):
+        model(images, samples(CAPTIONS[:3]), mode='loss')
+    with pytest.raises(ValueError, match='loss_type must be one of'):
+        MODELS.build(dict(type='CLIPContrastive', preset='ViT-test', loss_type='nouns'))
