@@ -61,13 +61,17 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
     parser.add_argument(
         '--reference', action='store_true', help='also the tools/benchmarks/ comparisons (tiny)'
     )
+    parser.add_argument(
+        '--vit-clip-dir',
+        default='work_dirs/clip-vit-tiny_scenes',
+        help='work dir of the tiny ViT CLIP (trained there if its clip_tiny.pth is absent)',
+    )
     return parser.parse_known_args(argv)
 
 
-def pretrain_vit_clip(job, main_args: list[str], data: str) -> Path:
+def pretrain_vit_clip(job, main_args: list[str], data: str, clip_dir: Path) -> Path:
     """The tiny ViT CLIP's weights, trained if absent (``--clip-iters`` of a smaller run too)."""
     clip_iters = job.parse_args(main_args).clip_iters
-    clip_dir = ROOT / 'work_dirs/clip-vit-tiny_scenes'
     weights = clip_dir / 'clip_tiny.pth'
     if weights.is_file():
         print(f'found {weights}, skipping pretraining (delete it to retrain)', flush=True)
@@ -152,7 +156,7 @@ def main(argv: list[str] | None = None) -> Path:
     summary = json.loads((work / 'main' / 'summary.json').read_text())
     job.step('leaderboard: tiny ViT CLIP for the ViT-only training-free variants')
     data = summary['scenes']['path']
-    vit_weights = pretrain_vit_clip(job, main_args, data)
+    vit_weights = pretrain_vit_clip(job, main_args, data, ROOT / args.vit_clip_dir)
     job.step('leaderboard: training-free dense-CLIP variants of the ViT CLIP (val)')
     test_training_free(job, results, work / 'training_free', vit_weights, data)
     job.step('leaderboard: speed, memory, FLOPs and parameters per config')

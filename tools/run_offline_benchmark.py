@@ -33,8 +33,10 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -94,6 +96,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         '--threads', type=int, default=None, help='torch threads per process (default: cores/2)'
     )
     parser.add_argument(
+        '--jobs',
+        type=int,
+        default=None,
+        help='trainings run side by side (PAT, its baseline, MVP-SEG; default: cores / threads)',
+    )
+    parser.add_argument(
         '--results-dir',
         default=None,
         help='also write an mmpat-results/1 file per row here (tools/leaderboard.py reads them)',
@@ -108,6 +116,9 @@ def step(title: str) -> float:
 
 # Where the tools' full logs go (set by ``configure_output``); None: streamed to the console.
 LOG_DIR: Path | None = None
+# Tools running side by side print whole lines only (one lock keeps the lines apart).
+_PRINT_LOCK = threading.Lock()
+_PARALLEL = threading.local()
 
 
 def default_threads() -> int:
@@ -176,19 +187,29 @@ def run_tool(args: list[str]) -> None:
     tool = Path(args[0]).stem
     subject = Path(args[1]).stem if len(args) > 1 and not args[1].startswith('-') else ''
     log = LOG_DIR / (f'{tool}_{subject}.log' if subject else f'{tool}.log')
-    print(f'  {tool} {subject} ...', end=' ', flush=True)
+    parallel = getattr(_PARALLEL, 'on', False)
+    name = f'{tool} {subject}'.strip()
+    with _PRINT_LOCK:
+        if parallel:  # whole lines: other tools print theirs meanwhile
+            print(f'  {name} started', flush=True)
+        else:
+            print(f'  {name} ...', end=' ', flush=True)
     started = time.time()
     with open(log, 'w') as stream:
         stream.write('$ ' + ' '.join(command) + '\n')
         stream.flush()
         done = subprocess.run(command, cwd=ROOT, stdout=stream, stderr=subprocess.STDOUT)
     text = log.read_text(errors='replace')
+    head = f'  {name}: ' if parallel else ''
     if done.returncode != 0:
-        print('FAILED')
-        print('\n'.join(text.splitlines()[-40:]))
-        raise SystemExit(f'error: {tool} {subject} failed (exit {done.returncode}); log: {log}')
+        with _PRINT_LOCK:
+            print(head + 'FAILED')
+            print('\n'.join(text.splitlines()[-40:]), flush=True)
+        raise SystemExit(f'error: {name} failed (exit {done.returncode}); log: {log}')
     summary = _summary_line(text)
-    print(f'{time.time() - started:.0f} s' + (f'  [{summary}]' if summary else ''), flush=True)
+    with _PRINT_LOCK:
+        line = f'{time.time() - started:.0f} s' + (f'  [{summary}]' if summary else '')
+        print(head + line, flush=True)
 
 
 def latest_metrics(work_dir: Path) -> dict:
@@ -319,23 +340,25 @@ def run_groupvit(args: argparse.Namespace, data: Path, work_dir: Path) -> dict:
     )
 
 
-def run_pat(args: argparse.Namespace, data: Path, weights: Path, work_dir: Path) -> dict:
-    """Train and test PAT and its baseline; draw the tokens of a validation image."""
+def run_pat_row(
+    args: argparse.Namespace, key: str, data: Path, weights: Path, work_dir: Path
+) -> dict:
+    """Train and test one PAT config (``key`` of ``PAT_CONFIGS``)."""
     options = [
         *data_options(data),
         f'model.backbone.pretrained={weights}',
         f'model.text_encoder.pretrained={weights}',
     ]
-    results = {}
-    for key, config in PAT_CONFIGS.items():
-        started = time.time()
-        config = ROOT / config
-        train_dir = ROOT / args.train_dir / config.stem
-        row_results = results_option(args.results_dir, key)
-        result = train_and_test(
-            config, train_dir, work_dir / key, args.pat_iters, options, row_results
-        )
-        results[key] = dict(result, seconds=round(time.time() - started, 1))
+    started = time.time()
+    config = ROOT / PAT_CONFIGS[key]
+    train_dir = ROOT / args.train_dir / config.stem
+    row_results = results_option(args.results_dir, key)
+    result = train_and_test(config, train_dir, work_dir / key, args.pat_iters, options, row_results)
+    return {key: dict(result, seconds=round(time.time() - started, 1))}
+
+
+def draw_pat_tokens(results: dict, data: Path, work_dir: Path) -> None:
+    """The tokenizer's token maps of a validation image, with the trained PAT."""
     from PIL import Image
 
     from mmpat.apis import init_tokenizer, tokenize_image, tokenizer_figure
@@ -349,6 +372,37 @@ def run_pat(args: argparse.Namespace, data: Path, weights: Path, work_dir: Path)
     figure = work_dir / 'pat_tokens_val.png'
     Image.fromarray(tokenizer_figure(tokenize_image(model, str(image)))).save(figure)
     results['pat']['tokens_figure'] = str(figure)
+
+
+def run_trained_methods(
+    args: argparse.Namespace, data: Path, weights: Path, work_dir: Path
+) -> dict:
+    """PAT, its baseline and MVP-SEG (then MVP-SEG+) trained and tested, ``args.jobs`` of them
+    side by side (each tool with the job's thread count, so together they fill the cores
+    without oversubscribing them). Returns their summary entries."""
+    tasks = []
+    if not args.no_pat:
+        tasks.append(lambda: run_pat_row(args, 'pat', data, weights, work_dir))
+    if not args.no_mvp_seg:  # the longest chain (teacher, then student) starts early
+        tasks.append(lambda: run_mvp_seg(args, data, weights, work_dir))
+    if not args.no_pat:
+        tasks.append(lambda: run_pat_row(args, 'pat_baseline', data, weights, work_dir))
+    jobs = max(1, min(args.jobs, len(tasks)))
+
+    def in_stream(task):
+        _PARALLEL.on = jobs > 1
+        try:
+            return task()
+        finally:
+            _PARALLEL.on = False
+
+    results: dict = {}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for part in [future.result() for future in [pool.submit(in_stream, t) for t in tasks]]:
+            results.update(part)
+    if not args.no_pat:
+        with quiet():
+            draw_pat_tokens(results, data, work_dir)
     return results
 
 
@@ -398,8 +452,16 @@ def main(argv: list[str] | None = None) -> None:
     data, clip_dir, work_dir = (ROOT / args.data, ROOT / args.clip_dir, ROOT / args.work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     threads = configure_output(None if args.verbose else work_dir / 'logs', args.threads)
+    if args.jobs is None:
+        args.jobs = max(1, (os.cpu_count() or 1) // threads)
+    if args.verbose:
+        args.jobs = 1  # streamed logs of parallel tools would interleave
     where = 'the console' if args.verbose else work_dir / 'logs'
-    print(f'torch threads per process: {threads}; full logs: {where}', flush=True)
+    print(
+        f'torch threads per process: {threads}; trainings side by side: {args.jobs}; '
+        f'full logs: {where}',
+        flush=True,
+    )
     if args.results_dir is not None:
         args.results_dir = ROOT / args.results_dir
     summary: dict = {}
@@ -489,19 +551,20 @@ def main(argv: list[str] | None = None) -> None:
         write_comparison(inferencer, image, data, list(meta['classes']), overlay)
 
     rows = [('dense-CLIP', metrics)]
+    if not (args.no_pat and args.no_mvp_seg):
+        step(
+            '6-7. PAT, its baseline, MVP-SEG and MVP-SEG+: training on seen classes, zero-shot '
+            f'segmentation (val); {args.jobs} at a time'
+        )
+        trained = run_trained_methods(args, data, weights, work_dir)
+        summary.update(trained)
     if not args.no_pat:
-        step('6. PAT and its baseline: training on seen classes, zero-shot segmentation (val)')
-        pat = run_pat(args, data, weights, work_dir)
-        summary.update(pat)
-        rows += [('PAT baseline (no tokens)', pat['pat_baseline']['metrics'])]
-        rows += [('PAT', pat['pat']['metrics'])]
+        rows += [('PAT baseline (no tokens)', summary['pat_baseline']['metrics'])]
+        rows += [('PAT', summary['pat']['metrics'])]
     if not args.no_mvp_seg:
-        step('7. MVP-SEG (prompts on seen classes) and MVP-SEG+ (transductive student), val')
-        mvp = run_mvp_seg(args, data, weights, work_dir)
-        summary.update(mvp)
-        rows += [('MVP-SEG', mvp['mvp_seg']['metrics'])]
-        if 'mvp_seg_plus' in mvp:
-            rows += [('MVP-SEG+ (transductive)', mvp['mvp_seg_plus']['metrics'])]
+        rows += [('MVP-SEG', summary['mvp_seg']['metrics'])]
+        if 'mvp_seg_plus' in summary:
+            rows += [('MVP-SEG+ (transductive)', summary['mvp_seg_plus']['metrics'])]
     if args.groupvit:
         started = step('8. GroupViT-tiny from captions: training and zero-shot segmentation (val)')
         groupvit = run_groupvit(args, data, work_dir)

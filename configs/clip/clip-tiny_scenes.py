@@ -1,6 +1,9 @@
-# Tiny CLIP ('ViT-scenes-tiny') pretrained contrastively on the scenes' pretrain captions; the
-# frozen VLM of the offline benchmark. CPU-sized: 0.30 s/iteration on 2 idle cores (about 4.5 min;
-# 13 min when other jobs share the cores).
+# The scenes VLM ('timm-resnet-scenes-tiny': timm's tiny test ResNet with global max pooling as
+# the image tower, open_clip's text transformer), the frozen CLIP of the offline benchmark.
+# Trained on the tags of the pretrain images (their objects' names; every class, as real CLIP
+# saw the web: the seen/unseen split governs the pixel-level training only) with the
+# multi-positive contrastive loss, the text tower kept at its seeded random init
+# (docs/experiments/scenes_clip.md). CPU-sized: about 0.35 s/iteration with OMP_NUM_THREADS=1.
 #   python tools/dataset_converters/gen_scenes.py --out data/scenes
 #   OMP_NUM_THREADS=1 python tools/train.py configs/clip/clip-tiny_scenes.py
 #   python tools/analysis/clip_zeroshot_cls.py work_dirs/clip-tiny_scenes/clip_tiny.pth \
@@ -24,7 +27,7 @@ train_pipeline = [
 ]
 train_dataloader = dict(batch_size=64, num_workers=1, dataset=dict(pipeline=train_pipeline))
 
-max_iters = 800
+max_iters = 900
 warmup_iters = 50
 optim_wrapper = dict(
     type='OptimWrapper',

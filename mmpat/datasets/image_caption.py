@@ -25,7 +25,10 @@ class ImageCaptionDataset(BaseDataset):
     names of what an image shows, a ``"tags"`` list of strings in the line itself, or read
     from ``tags_file``, a jsonl with the same ``image`` keys whose lines hold ``"tags"`` or
     ``"objects"`` (a list of ``{"name": ...}``: the scenes' ``annotations/pretrain.jsonl``).
-    The data info then also holds ``tags`` (list[str], in order, duplicates removed).
+    The data info then also holds ``tags`` (list[str], in order, duplicates removed) and, where
+    the file gives them, ``tag_weights`` (list[float], one per tag): a ``"tag_weights"`` list
+    beside ``"tags"``, or the summed ``"visible_pixels"`` of each name's objects (how much of
+    the image each tag covers; ``CLIPContrastive(tag_weight_power=...)`` uses them).
 
     Args:
         ann_file: The jsonl file (relative to ``data_root`` or absolute).
@@ -92,7 +95,7 @@ class ImageCaptionDataset(BaseDataset):
                     raise FileNotFoundError(f'{where}: image {img_path} not found')
                 info = dict(img_path=img_path, captions=captions)
                 if 'tags' in item:
-                    info['tags'] = _tag_list(item, where)
+                    info.update(_tag_info(item, where))
                 info['_image_key'] = item['image']
                 data_list.append(info)
         if self.tags_file is not None:
@@ -107,27 +110,45 @@ class ImageCaptionDataset(BaseDataset):
             path = osp.join(self.data_root, path)
         if not osp.isfile(path):
             raise FileNotFoundError(f'tags_file {path} not found')
-        tags: dict[str, list[str]] = {}
+        tags: dict[str, dict] = {}
         with open(path) as f:
             for line_no, line in enumerate(f, start=1):
                 if line.strip():
                     item = json.loads(line)
-                    tags[item.get('image')] = _tag_list(item, f'{path} line {line_no}')
+                    tags[item.get('image')] = _tag_info(item, f'{path} line {line_no}')
         for info in data_list:
             key = info['_image_key']
             if key not in tags:
                 raise KeyError(f'tags_file {path} has no line for image {key!r}')
-            info['tags'] = tags[key]
+            info.update(tags[key])
 
 
-def _tag_list(item: dict, where: str) -> list[str]:
-    """The tags of one jsonl line: ``"tags"`` or the names of ``"objects"``, deduplicated."""
+def _tag_info(item: dict, where: str) -> dict:
+    """``tags`` (deduplicated, in order) and, if known, ``tag_weights`` of one jsonl line."""
+    weights = None
     if 'tags' in item:
         tags = item['tags']
+        weights = item.get('tag_weights')
     elif 'objects' in item:
-        tags = [obj.get('name') if isinstance(obj, dict) else None for obj in item['objects']]
+        objects = [obj if isinstance(obj, dict) else {} for obj in item['objects']]
+        tags = [obj.get('name') for obj in objects]
+        if objects and all('visible_pixels' in obj for obj in objects):
+            weights = [obj['visible_pixels'] for obj in objects]
     else:
         raise KeyError(f'{where}: needs "tags" (a list of strings) or "objects" (with names)')
     if not isinstance(tags, list) or not tags or not all(isinstance(t, str) for t in tags):
         raise ValueError(f'{where}: tags must be a non-empty list of strings, got {tags!r}')
-    return list(dict.fromkeys(tags))
+    if weights is None:
+        return dict(tags=list(dict.fromkeys(tags)))
+    if (
+        not isinstance(weights, list)
+        or len(weights) != len(tags)
+        or not all(isinstance(w, (int, float)) and w >= 0 for w in weights)
+    ):
+        raise ValueError(
+            f'{where}: tag weights must be {len(tags)} non-negative numbers, got {weights!r}'
+        )
+    summed: dict[str, float] = {}
+    for tag, weight in zip(tags, weights):  # a name drawn twice covers both objects' pixels
+        summed[tag] = summed.get(tag, 0.0) + float(weight)
+    return dict(tags=list(summed), tag_weights=list(summed.values()))

@@ -11,6 +11,10 @@ TINY_PAT_OPTIONS = {
     'model.text_encoder.preset': 'ViT-test',
     'model.text_encoder.pretrained': None,
     'model.neck.in_channels': [32] * 4,
+    # A ViT's one stride-8 map, rescaled to strides 2-16 (the scenes config's ResNet has no
+    # rescaling: its stages already are a pyramid).
+    'model.neck.rescales': (4, 2, 1, 0.5),
+    'model.decode_head.rescales': (4, 2, 1, 0.5),
     'model.neck.codebook_sizes': [16, 8, 8, 4],
     'model.neck.code_dim': 8,
     'model.neck.decoder.channels': 16,

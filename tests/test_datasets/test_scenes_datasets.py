@@ -429,14 +429,29 @@ def test_caption_dataset_tags_from_file_and_line(scenes, tmp_path):
         if line
     ]
     for index, record in enumerate(annotations):
-        names = list(dict.fromkeys(o['name'] for o in record['objects']))
-        assert ds.get_data_info(index)['tags'] == names
-        assert ds[index]['data_samples'].tags == names
+        pixels: dict[str, float] = {}
+        for obj in record['objects']:
+            pixels[obj['name']] = pixels.get(obj['name'], 0.0) + obj['visible_pixels']
+        assert ds.get_data_info(index)['tags'] == list(pixels)
+        assert ds.get_data_info(index)['tag_weights'] == list(pixels.values())
+        packed = ds[index]['data_samples']
+        assert packed.tags == list(pixels) and packed.tag_weights == list(pixels.values())
     own = tmp_path / 'own.jsonl'
     image = str(scenes / 'img_dir/pretrain/000000.png')
     own.write_text(json.dumps({'image': image, 'caption': 'x', 'tags': ['cat', 'sofa', 'cat']}))
     info = DATASETS.build(dict(type='ImageCaptionDataset', ann_file=str(own))).get_data_info(0)
-    assert info['tags'] == ['cat', 'sofa']
+    assert info['tags'] == ['cat', 'sofa'] and 'tag_weights' not in info
+    weighted = tmp_path / 'weighted.jsonl'
+    weighted.write_text(
+        json.dumps({'image': image, 'caption': 'x', 'tags': ['cat', 'sofa'], 'tag_weights': [3, 1]})
+    )
+    info = DATASETS.build(dict(type='ImageCaptionDataset', ann_file=str(weighted))).get_data_info(0)
+    assert info['tag_weights'] == [3.0, 1.0]
+    weighted.write_text(
+        json.dumps({'image': image, 'caption': 'x', 'tags': ['a'], 'tag_weights': [1, 2]})
+    )
+    with pytest.raises(ValueError, match='tag weights must be 1 non-negative numbers'):
+        DATASETS.build(dict(type='ImageCaptionDataset', ann_file=str(weighted)))
     missing = tmp_path / 'tags.jsonl'
     missing.write_text(json.dumps({'image': 'elsewhere.png', 'tags': ['cat']}) + '\n')
     with pytest.raises(KeyError, match=r'no line for image .*000000\.png'):

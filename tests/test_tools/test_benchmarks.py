@@ -57,6 +57,7 @@ def test_main_job_and_leaderboard_smoke(tmp_path):
     work = board_dir / 'main'
     command = [
         sys.executable, 'tools/run_leaderboard.py', '--work-dir', str(board_dir), '--repeat', '1',
+        '--vit-clip-dir', str(tmp_path / 'vit-clip'),
         '--data', str(tmp_path / 'scenes'), '--clip-dir', str(tmp_path / 'clip'),
         '--num-pretrain', '64', '--num-train', '4', '--num-val', '6',
         '--clip-iters', '4', '--groupvit', '--groupvit-iters', '2',
@@ -100,11 +101,14 @@ def test_main_job_and_leaderboard_smoke(tmp_path):
     # a log a newcomer can read: one line per tool run, the full logs in files
     assert len(list((work / 'logs').glob('*.log'))) >= 12
     assert len(done.stdout.splitlines()) < 200, len(done.stdout.splitlines())
-    assert re.search(r'torch threads per process: \d+; full logs: ', done.stdout)
+    assert re.search(
+        r'torch threads per process: \d+; trainings side by side: \d+; full logs: ', done.stdout
+    )
+    assert (tmp_path / 'vit-clip' / 'clip_tiny.pth').is_file()  # the ViT variants' own CLIP
     # the leaderboard: one results file per row (trivial included), costs per config
     results = board_dir / 'results'
     rows = {'trivial', 'dense_clip', 'pat', 'pat_baseline', 'mvp_seg', 'mvp_seg_plus', 'groupvit'}
-    rows |= {'sclip', 'clearclip', 'naclip', 'naclip_pamr'}
+    rows |= {'dense_clip_vit', 'sclip', 'clearclip', 'naclip', 'naclip_pamr'}
     assert {p.stem for p in results.glob('*.json') if p.stem.count('.') == 0} == rows
     assert len(list(results.glob('*.speed.json'))) == len(rows) - 1  # trivial has no model
     assert len(list(results.glob('*.flops.json'))) == len(rows) - 1
@@ -112,6 +116,7 @@ def test_main_job_and_leaderboard_smoke(tmp_path):
     assert '### scenes (average: all)' in board
     table = [line for line in board.splitlines() if line.startswith('| ')]
     for method, config in (
+        ('MaskCLIP', 'dense-clip_clip-tiny_scenes'),
         ('MaskCLIP', 'dense-clip_vit-scenes-tiny_scenes'),
         ('SCLIP', 'sclip_vit-scenes-tiny_scenes'),
         ('NACLIP', 'naclip-pamr_vit-scenes-tiny_scenes'),

@@ -9,6 +9,10 @@ model = dict(
     loss_type='tags',
     tag_template='a photo of a {}.',  # the zero-shot tools' template
     freeze_text_tower=True,
+    # An image's target over its tags ~ visible pixels ** 3, so the largest object leads (the
+    # zero-shot tools name an image's dominant object); a start at the clamp's temperature.
+    tag_weight_power=3.0,
+    init_logit_scale=100.0,
     max_logit_scale=100.0,
     gather_with_grad=True,
     data_preprocessor=dict(

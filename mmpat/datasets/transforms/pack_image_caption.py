@@ -20,8 +20,8 @@ class PackImageCaption(BaseTransform):
         - ``inputs``: uint8 tensor (3, H, W).
         - ``data_samples``: :class:`SegDataSample` whose metainfo holds ``captions`` (all,
           list[str]), ``caption`` (one str: a random one in ``'random'`` mode, the first in
-          ``'first'`` mode), ``tags`` (list[str]) when the dataset gives them, and the keys
-          in ``meta_keys`` present in the results.
+          ``'first'`` mode), ``tags`` (list[str]) and ``tag_weights`` (list[float]) when
+          the dataset gives them, and the keys in ``meta_keys`` present in the results.
 
     Args:
         mode: ``'random'`` (training; uses numpy's global random state, seeded per worker by
@@ -75,8 +75,9 @@ class PackImageCaption(BaseTransform):
             caption = captions[0]
         meta = {k: results[k] for k in self.meta_keys if k in results}
         meta.update(captions=list(captions), caption=caption)
-        if 'tags' in results:
-            meta['tags'] = list(results['tags'])
+        for key in ('tags', 'tag_weights'):
+            if key in results:
+                meta[key] = list(results[key])
         sample = SegDataSample()
         sample.set_metainfo(meta)
         return dict(inputs=inputs, data_samples=sample)

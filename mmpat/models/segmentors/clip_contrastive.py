@@ -84,13 +84,14 @@ def multi_positive_contrastive_loss(
     Args:
         image_embeds: (B, C) L2-normalised image embeddings.
         text_embeds: (T, C) L2-normalised text embeddings.
-        positives: (B, T) 0/1 matrix, ``positives[i, j] = 1`` when text ``j`` describes image
-            ``i``; every row and column needs at least one positive.
+        positives: (B, T) non-negative weights, ``positives[i, j] > 0`` when text ``j``
+            describes image ``i`` (1/0, or e.g. how much of the image it covers); every row and
+            column needs at least one positive.
         logit_scale: Scalar inverse temperature (already exponentiated).
 
     Returns:
         Tensor: scalar, mean of the image->text and text->image soft-target cross-entropies
-        (target: uniform over the row's positives).
+        (target: the row's weights, normalised; uniform over its positives for a 0/1 matrix).
     """
     positives = positives.to(image_embeds.dtype)
     if (positives.sum(1) == 0).any() or (positives.sum(0) == 0).any():
@@ -123,6 +124,10 @@ class CLIPContrastive(BaseModel):
             use by default).
         freeze_text_tower: Keep the text tower (token and positional embeddings, transformer,
             final norm, text projection) at its random initialisation.
+        tag_weight_power: ``'tags'`` loss: an image's target over its tags is proportional to
+            ``tag_weight ** power`` (the dataset's ``tag_weights``, e.g. visible pixels, so the
+            largest object leads); 0 (default): uniform, no weights needed.
+        init_logit_scale: Initial inverse temperature (None: open_clip's, 1 / 0.07).
         init_cfg: mmengine init config (unused by default: open_clip initialises itself).
 
     Forward modes (``inputs``: (B, 3, H, W) float after the preprocessor; ``data_samples``:
@@ -145,6 +150,8 @@ class CLIPContrastive(BaseModel):
         loss_type: str = 'captions',
         tag_template: str = 'a photo of a {}.',
         freeze_text_tower: bool = False,
+        tag_weight_power: float = 0.0,
+        init_logit_scale: float | None = None,
         init_cfg: dict | None = None,
     ) -> None:
         if loss_type not in LOSS_TYPES:
@@ -173,6 +180,15 @@ class CLIPContrastive(BaseModel):
         self.loss_type = loss_type
         self.tag_template = tag_template
         self.freeze_text_tower = freeze_text_tower
+        self.tag_weight_power = float(tag_weight_power)
+        if init_logit_scale is not None:
+            if not 0 < init_logit_scale <= max_logit_scale:
+                raise ValueError(
+                    f'init_logit_scale must be in (0, max_logit_scale={max_logit_scale}], '
+                    f'got {init_logit_scale}'
+                )
+            with torch.no_grad():
+                self.clip.logit_scale.fill_(math.log(init_logit_scale))
         if freeze_text_tower:
             for name, param in self.clip.named_parameters():
                 if not name.startswith('visual.') and name != 'logit_scale':
@@ -236,7 +252,8 @@ class CLIPContrastive(BaseModel):
         return captions
 
     def tag_prompts_of(self, data_samples: list | None) -> tuple[list[str], torch.Tensor]:
-        """The batch's distinct tag prompts and the (B, T) positives matrix."""
+        """The batch's distinct tag prompts and the (B, T) positives matrix (1 for each of a
+        sample's tags, or its weight ** ``tag_weight_power``)."""
         if not data_samples:
             raise ValueError('CLIPContrastive needs data_samples with a "tags" metainfo')
         per_sample = []
@@ -248,12 +265,24 @@ class CLIPContrastive(BaseModel):
                     'give ImageCaptionDataset tags (a "tags" key per line or tags_file) and '
                     'pack with PackImageCaption'
                 )
-            per_sample.append([self.tag_template.format(t) for t in tags])
+            weights = [1.0] * len(tags)
+            if self.tag_weight_power:
+                weights = sample.metainfo.get('tag_weights')
+                if not isinstance(weights, list) or len(weights) != len(tags):
+                    raise KeyError(
+                        f'data sample {i} has no "tag_weights" for its {len(tags)} tags '
+                        f'(tag_weight_power={self.tag_weight_power}); give the dataset objects '
+                        'with "visible_pixels" or "tag_weights", or set tag_weight_power=0'
+                    )
+                weights = [float(w) ** self.tag_weight_power for w in weights]
+            prompts_of = [self.tag_template.format(t) for t in tags]
+            per_sample.append(dict(zip(prompts_of, weights)))
         prompts = sorted(set().union(*per_sample))
         column = {p: j for j, p in enumerate(prompts)}
         positives = torch.zeros(len(per_sample), len(prompts))
         for i, sample_prompts in enumerate(per_sample):
-            positives[i, [column[p] for p in sample_prompts]] = 1.0
+            for prompt, weight in sample_prompts.items():
+                positives[i, column[prompt]] = weight
         return prompts, positives.to(self.clip.logit_scale.device)
 
     # ----------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ p.add_argument('--embed', type=int, default=128)
 p.add_argument('--timm-name', default='test_resnet', help='--arch timm: the timm trunk')
 p.add_argument('--init-scale', type=float, default=None, help='initial exp(logit_scale)')
 p.add_argument('--train-text-proj', action='store_true', help='with --freeze-text: train it')
+p.add_argument('--area-power', type=float, default=1.0, help='--loss area: weight exponent')
 p.add_argument('--attn-scale', type=float, default=1.0, help='RN attention pool: q/k init scale')
 a = p.parse_args()
 torch.manual_seed(0)
@@ -147,6 +148,13 @@ def texts_for(idx):
         else:
             names = [o['name'] for o in objs]
         ph = [a.template.format(n) for n in names]
+        if a.loss == 'area':  # soft targets proportional to each object's visible pixels
+            w = {}
+            for o in objs:
+                key = a.template.format(o['name'])
+                w[key] = w.get(key, 0.0) + float(o['visible_pixels']) ** a.area_power
+            phrases.append(w)
+            continue
         if a.words:
             ph += [a.template.format(n.split(' ')[1]) for n in names]
             ph += [a.template.format(n.split(' ')[0] + ' object') for n in names]
@@ -155,7 +163,7 @@ def texts_for(idx):
     P = torch.zeros(len(idx), len(uniq))
     for r, s in enumerate(phrases):
         for x in s:
-            P[r, uniq.index(x)] = 1
+            P[r, uniq.index(x)] = s[x] if isinstance(s, dict) else 1
     return uniq, P
 
 

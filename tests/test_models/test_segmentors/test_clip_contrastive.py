@@ -247,5 +247,25 @@ def test_tags_loss_uses_distinct_prompts_and_frozen_text_tower():
     assert model.clip.token_embedding.weight.grad is None
     with pytest.raises(KeyError, match=r'has no .*tags.* list in its metainfo'):
         model(images, samples(CAPTIONS[:3]), mode='loss')
+    # Weighted tags: targets proportional to weight ** power (the largest object leads).
+    weighted = MODELS.build(
+        dict(
+            type='CLIPContrastive',
+            preset='ViT-test',
+            loss_type='tags',
+            tag_weight_power=2.0,
+            init_logit_scale=50.0,
+        )
+    )
+    assert weighted.logit_scale().item() == pytest.approx(50.0, rel=1e-5)
+    data = tag_samples(tags)
+    for sample, weights in zip(data, [[4.0], [1.0, 3.0], [2.0]]):
+        sample.set_metainfo(dict(tag_weights=weights))
+    _, positives = weighted.tag_prompts_of(data)
+    assert positives.tolist() == [[0, 16, 0], [9, 1, 0], [0, 0, 4]]
+    with pytest.raises(KeyError, match='no "tag_weights"'):
+        weighted.tag_prompts_of(tag_samples(tags))
+    with pytest.raises(ValueError, match='init_logit_scale must be in'):
+        MODELS.build(dict(type='CLIPContrastive', preset='ViT-test', init_logit_scale=500.0))
     with pytest.raises(ValueError, match='loss_type must be one of'):
         MODELS.build(dict(type='CLIPContrastive', preset='ViT-test', loss_type='nouns'))
