@@ -153,7 +153,7 @@ def quiet():
 
     logger = MMLogger.get_current_instance()
     level = logger.level
-    logger.setLevel(logging.WARNING)
+    logger.setLevel(logging.ERROR)  # mmengine warns once per metric without a prefix
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
