@@ -243,6 +243,7 @@ def _batch(count: int, size: int = SIZE) -> dict:
                 caption=CAPTIONS[i % len(CAPTIONS)],
                 captions=CAPTIONS,
                 tags=TAGS[i % len(TAGS)],
+                tag_weights=[float(k + 1) for k in range(len(TAGS[i % len(TAGS)]))],
             )
         )
         samples.append(sample)

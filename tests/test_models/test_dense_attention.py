@@ -216,6 +216,6 @@ def test_bad_variant_settings_are_refused():
         vision_cfg=dict(image_size=64, layers=[1, 1, 1, 1], width=8, patch_size=None),
         text_cfg=dict(context_length=16, vocab_size=49408, width=16, heads=2, layers=1),
     )
-    with pytest.raises(ValueError, match="ResNet CLIP.*dense_attention='maskclip'"):
+    with pytest.raises(ValueError, match="convolutional CLIP.*dense_attention='maskclip'"):
         CLIPPyramid(preset=resnet, dense_attention='clearclip')
     CLIPPyramid(preset=resnet, dense_attention='maskclip')  # the ResNet dense path is MaskCLIP's
