@@ -69,23 +69,6 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
     return parser.parse_known_args(argv)
 
 
-def pretrain_vit_clip(job, main_args: list[str], data: str, clip_dir: Path) -> Path:
-    """The tiny ViT CLIP's weights, trained if absent (``--clip-iters`` of a smaller run too)."""
-    clip_iters = job.parse_args(main_args).clip_iters
-    weights = clip_dir / 'clip_tiny.pth'
-    if weights.is_file():
-        print(f'found {weights}, skipping pretraining (delete it to retrain)', flush=True)
-        return weights
-    options = [f'train_dataloader.dataset.data_root={data}']
-    if clip_iters is not None:
-        options += job.schedule_options(VIT_CLIP_CONFIG, clip_iters)
-    job.run_tool(
-        ['tools/train.py', str(VIT_CLIP_CONFIG), '--work-dir', str(clip_dir), '--cfg-options']
-        + options
-    )
-    return weights
-
-
 def test_training_free(job, results: Path, work: Path, weights: Path, data: str) -> None:
     """The ViT dense-CLIP variants on ``val``, with the tiny ViT CLIP and the main job's scenes."""
     for key, config in TRAINING_FREE.items():
@@ -156,7 +139,8 @@ def main(argv: list[str] | None = None) -> Path:
     summary = json.loads((work / 'main' / 'summary.json').read_text())
     job.step('leaderboard: tiny ViT CLIP for the ViT-only training-free variants')
     data = summary['scenes']['path']
-    vit_weights = pretrain_vit_clip(job, main_args, data, ROOT / args.vit_clip_dir)
+    clip_iters = job.parse_args(main_args).clip_iters  # a smaller run's, for this CLIP too
+    vit_weights = job.pretrain_clip(VIT_CLIP_CONFIG, ROOT / args.vit_clip_dir, data, clip_iters)
     job.step('leaderboard: training-free dense-CLIP variants of the ViT CLIP (val)')
     test_training_free(job, results, work / 'training_free', vit_weights, data)
     job.step('leaderboard: speed, memory, FLOPs and parameters per config')

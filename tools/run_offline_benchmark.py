@@ -290,6 +290,31 @@ def train_and_test(
     return dict(checkpoint=str(checkpoint), metrics=latest_metrics(test_dir))
 
 
+def pretrain_clip(config: Path, clip_dir: Path, data: Path | str, iters: int | None) -> Path:
+    """Train a scenes CLIP ``config`` into ``clip_dir`` unless its export exists.
+
+    Args:
+        config: A ``configs/clip/`` config (its ``ExportCLIPHook`` writes ``clip_tiny.pth``).
+        clip_dir: The work dir.
+        data: The scenes folder.
+        iters: Iterations of a smaller run (None: the config's; the schedule is scaled).
+
+    Returns:
+        Path: ``clip_dir / 'clip_tiny.pth'``.
+    """
+    weights = clip_dir / 'clip_tiny.pth'
+    if weights.is_file():
+        print(f'found {weights}, skipping pretraining (delete it to retrain)', flush=True)
+        return weights
+    options = [f'train_dataloader.dataset.data_root={data}']
+    if iters is not None:
+        options += schedule_options(config, iters)
+    run_tool(
+        ['tools/train.py', str(config), '--work-dir', str(clip_dir), '--cfg-options', *options]
+    )
+    return weights
+
+
 def write_trivial_results(path: Path, trivial: dict, data: Path, num_classes: int) -> None:
     """The trivial baseline as an mmpat-results/1 row (no config: named by its method)."""
     from mmpat.evaluation.results_file import results_record, write_results
@@ -479,17 +504,7 @@ def main(argv: list[str] | None = None) -> None:
     )
 
     started = step('2. tiny CLIP pretraining')
-    weights = clip_dir / 'clip_tiny.pth'
-    if weights.is_file():
-        print(f'found {weights}, skipping pretraining (delete it to retrain)')
-    else:
-        options = [f'train_dataloader.dataset.data_root={data}']
-        if args.clip_iters is not None:
-            options += schedule_options(CLIP_CONFIG, args.clip_iters)
-        run_tool(
-            ['tools/train.py', str(CLIP_CONFIG), '--work-dir', str(clip_dir), '--cfg-options']
-            + options
-        )
+    weights = pretrain_clip(CLIP_CONFIG, clip_dir, data, args.clip_iters)
     summary['clip'] = dict(weights=str(weights), seconds=round(time.time() - started, 1))
 
     step('3. tiny CLIP zero-shot classification (dominant object, val)')

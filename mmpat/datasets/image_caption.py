@@ -64,7 +64,7 @@ class ImageCaptionDataset(BaseDataset):
         if not osp.isfile(self.ann_file):
             raise FileNotFoundError(f'caption file {self.ann_file} not found')
         root = self.data_root or ''
-        data_list = []
+        data_list, image_keys = [], []
         with open(self.ann_file) as f:
             for line_no, line in enumerate(f, start=1):
                 if not line.strip():
@@ -96,15 +96,14 @@ class ImageCaptionDataset(BaseDataset):
                 info = dict(img_path=img_path, captions=captions)
                 if 'tags' in item:
                     info.update(_tag_info(item, where))
-                info['_image_key'] = item['image']
                 data_list.append(info)
+                image_keys.append(item['image'])
         if self.tags_file is not None:
-            self._attach_tags(data_list)
-        for info in data_list:
-            del info['_image_key']
+            self._attach_tags(data_list, image_keys)
         return data_list
 
-    def _attach_tags(self, data_list: list[dict]) -> None:
+    def _attach_tags(self, data_list: list[dict], image_keys: list[str]) -> None:
+        """Add the ``tags_file`` tags of every image (``image_keys``: their jsonl keys)."""
         path = self.tags_file
         if not osp.isabs(path) and self.data_root:
             path = osp.join(self.data_root, path)
@@ -116,8 +115,7 @@ class ImageCaptionDataset(BaseDataset):
                 if line.strip():
                     item = json.loads(line)
                     tags[item.get('image')] = _tag_info(item, f'{path} line {line_no}')
-        for info in data_list:
-            key = info['_image_key']
+        for info, key in zip(data_list, image_keys):
             if key not in tags:
                 raise KeyError(f'tags_file {path} has no line for image {key!r}')
             info.update(tags[key])

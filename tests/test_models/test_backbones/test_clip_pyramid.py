@@ -25,6 +25,22 @@ def _pair(preset, **kwargs):
     return reference, backbone
 
 
+def _stages_and_outputs(stages_owner, reference, backbone, x):
+    """open_clip's layer1-4 outputs (forward hooks on ``stages_owner``), its ``encode_image``
+    and the backbone's outputs for ``x``."""
+    stages = []
+    hooks = [
+        getattr(stages_owner, f'layer{k}').register_forward_hook(lambda m, i, o: stages.append(o))
+        for k in range(1, 5)
+    ]
+    with torch.no_grad():
+        encoded = reference.encode_image(x)
+        out = backbone(x)
+    for h in hooks:
+        h.remove()
+    return stages, encoded, out
+
+
 def _block_outputs(visual, x):
     """open_clip's own per-block outputs, via forward hooks."""
     outputs = []
@@ -157,17 +173,7 @@ def test_freezing_and_unfreeze():
 def test_resnet_parity_dense_and_frozen_bn():
     reference, backbone = _pair(TINY_RN)
     x = torch.randn(2, 3, 64, 64)
-    stages = []
-    visual = reference.visual
-    hooks = [
-        getattr(visual, f'layer{i}').register_forward_hook(lambda m, i, o: stages.append(o))
-        for i in range(1, 5)
-    ]
-    with torch.no_grad():
-        encoded = reference.encode_image(x)
-        out = backbone(x)
-    for h in hooks:
-        h.remove()
+    stages, encoded, out = _stages_and_outputs(reference.visual, reference, backbone, x)
     assert (out['global'] - encoded).abs().max() < 1e-5
     assert [tuple(p.shape[1:]) for p in out['pyramid']] == [
         (32, 16, 16),
@@ -177,7 +183,7 @@ def test_resnet_parity_dense_and_frozen_bn():
     ]
     for level, stage in zip(out['pyramid'], stages):
         assert (level - stage).abs().max() < 1e-5
-    pool = visual.attnpool
+    pool = reference.visual.attnpool
     feats = stages[-1].permute(0, 2, 3, 1)  # [B, h, w, C]
     dense = pool.c_proj(pool.v_proj(feats)).permute(0, 3, 1, 2)
     assert out['dense'].shape == (2, 16, 2, 2)
@@ -218,19 +224,8 @@ def test_timm_tower_parity_with_open_clip(preset):
     reference, backbone = _pair(preset)
     size = get_clip_preset(preset)['vision_cfg']['image_size']
     x = torch.randn(2, 3, size, size)
-    stages = {}
-    trunk = reference.visual.trunk
-    hooks = [
-        getattr(trunk, f'layer{k}').register_forward_hook(
-            lambda m, i, o, k=k: stages.__setitem__(k, o)
-        )
-        for k in range(1, 5)
-    ]
-    with torch.no_grad():
-        expected = reference.encode_image(x)
-        out = backbone(x)
-    for h in hooks:
-        h.remove()
+    stages, expected, out = _stages_and_outputs(reference.visual.trunk, reference, backbone, x)
+    stages = dict(enumerate(stages, start=1))
     assert (out['global'] - expected).abs().max() < 1e-5
     for k, feature in zip(backbone.out_indices, out['pyramid']):
         assert feature.shape[-1] == size // 2 ** (k + 1)
