@@ -3,7 +3,7 @@
 # Trained on the tags of the pretrain images (their objects' names; every class, as real CLIP
 # saw the web: the seen/unseen split governs the pixel-level training only) with the
 # multi-positive contrastive loss, the text tower kept at its seeded random init
-# (docs/experiments/scenes_clip.md). CPU-sized: about 0.35 s/iteration with OMP_NUM_THREADS=1.
+# (docs/experiments/scenes_clip.md). CPU-sized: about 0.45 s/iteration with OMP_NUM_THREADS=1.
 #   python tools/dataset_converters/gen_scenes.py --out data/scenes
 #   OMP_NUM_THREADS=1 python tools/train.py configs/clip/clip-tiny_scenes.py
 #   python tools/analysis/clip_zeroshot_cls.py work_dirs/clip-tiny_scenes/clip_tiny.pth \
