@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.mmpat-installed
 REQS   := requirements/torch.txt requirements/runtime.txt requirements/tests.txt setup.py
 
-.PHONY: install test lint format demo leaderboard clean-venv
+.PHONY: install test lint format demo leaderboard reproduce-vlm clean-venv
 
 install: $(STAMP)
 
@@ -41,6 +41,12 @@ demo: install
 # FLOPs and parameters: work_dirs/leaderboard/leaderboard.md.
 leaderboard: install
 	$(PY) tools/run_leaderboard.py --reference
+
+# Retrain the shipped scenes VLM (about 15 min on one core) and check it is bit for bit
+# weights/clip-tiny_scenes.seeded.pth.
+reproduce-vlm: install
+	OMP_NUM_THREADS=1 $(PY) tools/train.py configs/clip/clip-tiny_scenes.py --work-dir work_dirs/reproduce-vlm
+	$(PY) tools/model_converters/seeded_clip.py check weights/clip-tiny_scenes.seeded.pth work_dirs/reproduce-vlm/clip_tiny.pth
 
 clean-venv:
 	rm -rf $(VENV)

@@ -44,6 +44,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 CLIP_CONFIG = ROOT / 'configs/clip/clip-tiny_scenes.py'
+# The scenes VLM as shipped: the compact file of CLIP_CONFIG's run (image tower + the text
+# tower's seed, 1.5 MB; `tools/model_converters/seeded_clip.py`), unpacked bit for bit.
+CLIP_SHIPPED = ROOT / 'weights/clip-tiny_scenes.seeded.pth'
 DENSE_CLIP_CONFIG = ROOT / 'configs/dense_clip/dense-clip_clip-tiny_scenes.py'
 GROUPVIT_CONFIG = 'projects/groupvit_scenes/configs/groupvit-tiny_scenes-captions_grounded-3k.py'
 PAT_CONFIGS = {
@@ -68,6 +71,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--num-train', type=int, default=None, help='train images')
     parser.add_argument('--num-val', type=int, default=None, help='val images')
     parser.add_argument('--clip-iters', type=int, default=None, help='tiny CLIP iterations')
+    parser.add_argument(
+        '--train-clip',
+        action='store_true',
+        help='pretrain the tiny CLIP (about 15 min on one core) instead of unpacking the '
+        'shipped weights (implied by --clip-iters)',
+    )
     parser.add_argument('--no-pat', action='store_true', help='skip PAT and its baseline')
     parser.add_argument('--pat-iters', type=int, default=None, help='PAT training iterations')
     parser.add_argument(
@@ -290,7 +299,13 @@ def train_and_test(
     return dict(checkpoint=str(checkpoint), metrics=latest_metrics(test_dir))
 
 
-def pretrain_clip(config: Path, clip_dir: Path, data: Path | str, iters: int | None) -> Path:
+def pretrain_clip(
+    config: Path,
+    clip_dir: Path,
+    data: Path | str,
+    iters: int | None,
+    shipped: Path | None = None,
+) -> Path:
     """Train a scenes CLIP ``config`` into ``clip_dir`` unless its export exists.
 
     Args:
@@ -298,6 +313,8 @@ def pretrain_clip(config: Path, clip_dir: Path, data: Path | str, iters: int | N
         clip_dir: The work dir.
         data: The scenes folder.
         iters: Iterations of a smaller run (None: the config's; the schedule is scaled).
+        shipped: A compact file of the config's own run (``seeded_clip.py``): unpacked (bit for
+            bit, verified) instead of training, when given and ``iters`` is None.
 
     Returns:
         Path: ``clip_dir / 'clip_tiny.pth'``.
@@ -305,6 +322,16 @@ def pretrain_clip(config: Path, clip_dir: Path, data: Path | str, iters: int | N
     weights = clip_dir / 'clip_tiny.pth'
     if weights.is_file():
         print(f'found {weights}, skipping pretraining (delete it to retrain)', flush=True)
+        return weights
+    if shipped is not None and iters is None:
+        from mmpat.apis.seeded_clip import unpack_seeded_clip_to
+
+        unpack_seeded_clip_to(str(shipped), str(weights))
+        print(
+            f'  unpacked the shipped {shipped.relative_to(ROOT)} into {weights} (bit for bit '
+            f'the run of {config.relative_to(ROOT)}; --train-clip retrains it)',
+            flush=True,
+        )
         return weights
     options = [f'train_dataloader.dataset.data_root={data}']
     if iters is not None:
@@ -504,8 +531,14 @@ def main(argv: list[str] | None = None) -> None:
     )
 
     started = step('2. tiny CLIP pretraining')
-    weights = pretrain_clip(CLIP_CONFIG, clip_dir, data, args.clip_iters)
-    summary['clip'] = dict(weights=str(weights), seconds=round(time.time() - started, 1))
+    shipped = None if args.train_clip or not CLIP_SHIPPED.is_file() else CLIP_SHIPPED
+    existed = (clip_dir / 'clip_tiny.pth').is_file()
+    weights = pretrain_clip(CLIP_CONFIG, clip_dir, data, args.clip_iters, shipped)
+    unpacked = shipped is not None and args.clip_iters is None
+    source = 'found' if existed else ('shipped' if unpacked else 'trained')
+    summary['clip'] = dict(
+        weights=str(weights), source=source, seconds=round(time.time() - started, 1)
+    )
 
     step('3. tiny CLIP zero-shot classification (dominant object, val)')
     from mmpat.apis.clip_export import load_clip_export

@@ -27,7 +27,7 @@ train_pipeline = [
 ]
 train_dataloader = dict(batch_size=64, num_workers=1, dataset=dict(pipeline=train_pipeline))
 
-max_iters = 900
+max_iters = 2700
 warmup_iters = 50
 optim_wrapper = dict(
     type='OptimWrapper',

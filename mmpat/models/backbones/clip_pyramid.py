@@ -106,6 +106,36 @@ def timm_stage_indices(visual: nn.Module, preset: Any) -> dict[int, tuple[int, i
     return stages
 
 
+def dilated_timm_trunk(trunk: nn.Module, cfg: dict, output_stride: int) -> nn.Module:
+    """The same timm trunk rebuilt with ``output_stride`` (dilated last stages), same weights.
+
+    Args:
+        trunk: open_clip ``TimmModel.trunk`` (classifier removed, its global pool kept).
+        cfg: The CLIP preset (``vision_cfg.timm_model_name`` / ``timm_pool``).
+        output_stride: 8 or 16.
+
+    Returns:
+        nn.Module: The new trunk, in the old one's train/eval mode, with its state dict.
+
+    Raises:
+        ValueError: Another stride, or a trunk timm cannot dilate.
+    """
+    import timm
+
+    if output_stride not in (8, 16):
+        raise ValueError(f'output_stride must be 8, 16 or 32, got {output_stride}')
+    vision = cfg['vision_cfg']
+    name = vision['timm_model_name']
+    try:
+        new = timm.create_model(name, output_stride=output_stride)
+    except (TypeError, AssertionError, ValueError) as err:
+        raise ValueError(f'timm model {name!r} cannot be built with output_stride: {err}') from err
+    pool = vision.get('timm_pool', 'avg')
+    new.reset_classifier(0, **(dict(global_pool=pool) if pool else {}))
+    new.load_state_dict(trunk.state_dict())
+    return new.train(trunk.training)
+
+
 def resize_grid_embedding(
     pos: Tensor, old_grid: tuple[int, int], new_grid: tuple[int, int]
 ) -> Tensor:
@@ -150,6 +180,10 @@ class CLIPPyramid(BaseModule):
             (default): the variant's (MaskCLIP: False, its v-only output).
         dense_residual (bool, optional): Keep the attention residual; None: the variant's.
         dense_neighbourhood_std (float, optional): NACLIP's Gaussian std in patches; None: 5.
+        output_stride (int): timm towers only: 32 (default, the trained network), 16 or 8
+            runs the last stages dilated instead of strided (DeepLab's atrous trick; timm's
+            ``output_stride``), with the same weights: a finer ``'dense'`` grid (12 x 12
+            instead of 3 x 3 at 96 px at 8) and every later pyramid map at that stride.
         out_format (str): ``'dict'`` (default): ``{'pyramid', 'dense', 'global'}`` for mmpat's
             heads; ``'tuple'``: the pyramid maps only, as a tuple for mmseg's heads
             (``in_index``), e.g. ``FCNHead`` under mmseg's ``EncoderDecoder``.
@@ -168,6 +202,7 @@ class CLIPPyramid(BaseModule):
         dense_mlp: bool | None = None,
         dense_residual: bool | None = None,
         dense_neighbourhood_std: float | None = None,
+        output_stride: int = 32,
         out_format: str = 'dict',
         init_cfg: dict | None = None,
     ) -> None:
@@ -213,10 +248,17 @@ class CLIPPyramid(BaseModule):
             depth = 4
             self._timm_stages = timm_stage_indices(self.visual, preset)
             self.width = self._timm_stages[4][1]
-            self.patch_size = 32
+            self.patch_size = output_stride
+            if output_stride != 32:
+                self.visual.trunk = dilated_timm_trunk(self.visual.trunk, cfg, output_stride)
             default = (1, 2, 3, 4)
             valid = range(1, 5)
-        else:
+        if output_stride != 32 and not self.is_timm:
+            raise ValueError(
+                f'output_stride={output_stride} needs a timm image tower (timm_model_name); '
+                f'preset {preset!r} has none: use output_stride=32'
+            )
+        if not self.is_vit and not self.is_timm:
             depth = 4
             width = int(cfg['vision_cfg']['width'])
             self.width = width * 32

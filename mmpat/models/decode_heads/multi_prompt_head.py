@@ -79,6 +79,12 @@ class MultiPromptHead(BaseDecodeHead):
         context_width (int, optional): Width of the text encoder's token embeddings; None
             takes it from the segmentor's text encoder at build.
         context_std (float): Std of the context initialisation N(0, std) (our choice: 0.02).
+        context_init (str, optional): CoOp's initialisation from words: the token embeddings
+            of this phrase (e.g. ``'a photo of a'``) fill the last context vectors of every
+            prompt, before the class name, so that the prompts start as the hand-made template;
+            the N(0, ``context_std``) noise is added on top so that the k prompts differ
+            (OCLoss has no gradient between equal prompts). Needs a text encoder with
+            ``phrase_embeddings`` and at most ``n_ctx`` tokens. None: random init only.
         use_gpr (bool): Global prompt refining (the global prompt, ``g`` and ``loss_cls``).
         tau1 (float): Initial fusion temperature (our choice: 50, CLIP-like).
         tau2 (float): Initial GPR temperature (our choice: 0.07).
@@ -103,6 +109,7 @@ class MultiPromptHead(BaseDecodeHead):
         n_ctx: int = 8,
         context_width: int | None = None,
         context_std: float = 0.02,
+        context_init: str | None = None,
         use_gpr: bool = True,
         tau1: float = 50.0,
         tau2: float = 0.07,
@@ -134,6 +141,7 @@ class MultiPromptHead(BaseDecodeHead):
         self.num_prompts = num_prompts
         self.n_ctx = n_ctx
         self.context_std = context_std
+        self.context_init = context_init
         self.use_gpr = use_gpr
         for name, value in (('tau1', tau1), ('tau2', tau2), ('gamma', gamma)):
             if value <= 0:
@@ -166,6 +174,27 @@ class MultiPromptHead(BaseDecodeHead):
                 f'MultiPromptHead: context_width={self.seg_context.shape[-1]} but the text '
                 f'encoder {getattr(encoder, "preset", "")!r} has width {width}; drop context_width'
             )
+        if self.context_init:
+            self._init_context_from_phrase(encoder)
+
+    def _init_context_from_phrase(self, encoder: nn.Module) -> None:
+        embed = getattr(encoder, 'phrase_embeddings', None)
+        if embed is None:
+            raise TypeError(
+                f'MultiPromptHead(context_init={self.context_init!r}) needs a text encoder with '
+                f'phrase_embeddings(); {type(encoder).__name__} has none: set context_init=None'
+            )
+        phrase = embed(self.context_init)  # [n, W]
+        count = phrase.shape[0]
+        if count > self.n_ctx:
+            raise ValueError(
+                f'MultiPromptHead: context_init {self.context_init!r} has {count} tokens, more '
+                f'than n_ctx={self.n_ctx}: raise n_ctx or shorten the phrase'
+            )
+        with torch.no_grad():
+            for context in (self.seg_context, self.global_context):
+                if context is not None:
+                    context[:, self.n_ctx - count :] += phrase.to(context)
 
     def check_vocabulary(self, class_names: list, encoder: nn.Module) -> None:
         """Refuse a class name that does not fit after the context vectors (named)."""

@@ -36,6 +36,7 @@ from mmengine.model import BaseModel
 from mmseg.registry import MODELS
 
 from mmpat.models.clip.presets import build_open_clip, get_clip_preset
+from mmpat.models.clip.seeded_text import seeded_text_state
 from mmpat.models.utils import all_gather_with_grad
 
 CLIP_MEAN = [0.48145466 * 255, 0.4578275 * 255, 0.40821073 * 255]
@@ -128,6 +129,11 @@ class CLIPContrastive(BaseModel):
             ``tag_weight ** power`` (the dataset's ``tag_weights``, e.g. visible pixels, so the
             largest object leads); 0 (default): uniform, no weights needed.
         init_logit_scale: Initial inverse temperature (None: open_clip's, 1 / 0.07).
+        text_init_seed: With ``freeze_text_tower``: initialise the text tower from its own seed
+            (:func:`~mmpat.models.clip.seeded_text.seeded_text_state`) instead of the global
+            random stream, so its weights are a function of the preset and this seed alone and
+            a compact export (trained tensors + seed) rebuilds the model bit for bit
+            (``tools/model_converters/seeded_clip.py``). None: open_clip's init in the stream.
         init_cfg: mmengine init config (unused by default: open_clip initialises itself).
 
     Forward modes (``inputs``: (B, 3, H, W) float after the preprocessor; ``data_samples``:
@@ -152,6 +158,7 @@ class CLIPContrastive(BaseModel):
         freeze_text_tower: bool = False,
         tag_weight_power: float = 0.0,
         init_logit_scale: float | None = None,
+        text_init_seed: int | None = None,
         init_cfg: dict | None = None,
     ) -> None:
         if loss_type not in LOSS_TYPES:
@@ -189,6 +196,14 @@ class CLIPContrastive(BaseModel):
                 )
             with torch.no_grad():
                 self.clip.logit_scale.fill_(math.log(init_logit_scale))
+        if text_init_seed is not None:
+            if not freeze_text_tower:
+                raise ValueError(
+                    'text_init_seed needs freeze_text_tower=True (a trained text tower is not '
+                    'a function of its seed)'
+                )
+            self.clip.load_state_dict(seeded_text_state(self.preset, text_init_seed), strict=False)
+        self.text_init_seed = text_init_seed
         if freeze_text_tower:
             for name, param in self.clip.named_parameters():
                 if not name.startswith('visual.') and name != 'logit_scale':

@@ -134,6 +134,24 @@ class OpenCLIPTextEncoder(BaseModule):
         return out
 
     # --------------------------------------------------------------------------- encoding
+    def phrase_embeddings(self, phrase: str) -> Tensor:
+        """Token embeddings of a phrase, without start and end tokens (CoOp's context init).
+
+        Args:
+            phrase: Words such as ``'a photo of a'``.
+
+        Returns:
+            Tensor: [n_tokens, W], detached copies of the token embedding rows.
+
+        Raises:
+            ValueError: An empty phrase.
+        """
+        ids = clip_tokenizer().encode(phrase)
+        if not ids:
+            raise ValueError(f'context phrase {phrase!r} has no tokens')
+        weight = self.text.token_embedding.weight
+        return weight[torch.tensor(ids, device=weight.device)].detach().clone()
+
     def _run(self, embeddings: Tensor, eot: Tensor) -> Tensor:
         """Text transformer over token embeddings [N, L, W] (L covers every EOT) -> [N, D]."""
         length = embeddings.shape[1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import timm
 import torch
 import torch.nn.functional as F
 from open_clip.model import CLIP
@@ -256,3 +257,30 @@ def test_timm_tower_tuple_output_and_errors():
         CLIPPyramid(preset=attn)
     with pytest.raises(ValueError, match="convolutional CLIP, whose dense path is MaskCLIP's"):
         CLIPPyramid(preset=TINY_TIMM, dense_attention='sclip')
+
+
+@pytest.mark.parametrize('output_stride', [16, 8])
+def test_timm_tower_output_stride_dilates_with_the_same_weights(output_stride):
+    """output_stride rebuilds the trunk dilated (timm's own output_stride) with the weights of
+    the stride-32 tower: the dense grid gets finer, the early stages are unchanged."""
+    reference, strided = _pair(TINY_TIMM)
+    dilated = CLIPPyramid(preset=TINY_TIMM, output_stride=output_stride).eval()
+    dilated.load_state_dict(strided.state_dict())
+    expected = timm.create_model('test_resnet', output_stride=output_stride)
+    expected.reset_classifier(0, global_pool='avg')
+    expected.load_state_dict(reference.visual.trunk.state_dict())
+    expected.eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        out, base = dilated(x), strided(x)
+        last = expected.forward_features(x)
+    grid = 64 // output_stride
+    assert out['dense'].shape == (2, 16, grid, grid)
+    projected = torch.einsum('bchw,dc->bdhw', last, reference.visual.head.proj.weight)
+    assert (out['dense'] - projected).abs().max() < 1e-5
+    assert (out['pyramid'][0] - base['pyramid'][0]).abs().max() < 1e-6  # stride 4: untouched
+    assert out['pyramid'][3].shape[-1] == grid
+    with pytest.raises(ValueError, match='output_stride must be 8, 16 or 32'):
+        CLIPPyramid(preset=TINY_TIMM, output_stride=4)
+    with pytest.raises(ValueError, match='needs a timm image tower'):
+        CLIPPyramid(preset='ViT-test', output_stride=16)

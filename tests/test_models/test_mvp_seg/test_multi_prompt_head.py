@@ -134,3 +134,30 @@ def test_bad_input_is_refused_clearly():
     assert model.class_names == ['cat', 'dog', 'sky']  # the old vocabulary stays
     with pytest.raises(ValueError, match='context_width=16 but the text encoder'):
         _model(context_width=16)
+
+
+def test_context_init_starts_every_prompt_as_the_phrase_template():
+    torch.manual_seed(0)
+    model = _model(context_init='a photo of a', context_std=0.0)
+    head, encoder = model.decode_head, model.text_encoder
+    phrase = encoder.phrase_embeddings('a photo of a')
+    assert phrase.shape == (4, encoder.width)
+    for context in (head.seg_context, head.global_context):
+        assert torch.equal(context.detach(), phrase.expand_as(context))
+    # With no noise, each prompt encodes the classes exactly as the hand-made template does.
+    texts = encoder.encode_with_prompts(head.seg_context[:1], ['cat', 'dog', 'sky'])[0]
+    hand_made = F.normalize(encoder.encode_tokens(encoder.tokenize(['a photo of a cat.'])), dim=-1)
+    assert torch.allclose(F.normalize(texts[0], dim=-1), hand_made[0], atol=1e-5)
+
+
+def test_context_init_adds_noise_so_the_prompts_differ():
+    torch.manual_seed(0)
+    head = _model(context_init='a photo of a', context_std=0.01).decode_head
+    first, second = head.seg_context[0], head.seg_context[1]
+    assert not torch.equal(first, second)
+    assert (first - second).abs().max() < 0.1
+
+
+def test_context_init_longer_than_n_ctx_is_refused():
+    with pytest.raises(ValueError, match=r"'a photo of a' has 4 tokens, more than n_ctx=2"):
+        _model(context_init='a photo of a', n_ctx=2)
