@@ -12,7 +12,14 @@ _base_ = [
 clip_weights = 'work_dirs/clip-tiny_scenes/clip_tiny.pth'
 model = dict(
     data_preprocessor=dict(size=(96, 96)),
-    backbone=dict(preset='timm-resnet-scenes-tiny', pretrained=clip_weights, out_indices=(4,)),
+    # The last stages dilated (output stride 8): a 12 x 12 dense grid instead of 3 x 3, where
+    # the prompts learnt "background everywhere" (docs/experiments/mvp_seg_scenes.md).
+    backbone=dict(
+        preset='timm-resnet-scenes-tiny',
+        pretrained=clip_weights,
+        out_indices=(4,),
+        output_stride=8,
+    ),
     text_encoder=dict(preset='timm-resnet-scenes-tiny', pretrained=clip_weights),
     test_cfg=dict(mode='whole'),
 )

@@ -12,6 +12,7 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from ..utils.pamr import PAMR
+from .groupvit_zero_shot_head import is_background
 from .text_classifier import PROJ_INIT, check_text_width, require_open_vocab_inputs, text_logits
 
 
@@ -29,12 +30,19 @@ class DenseCLIPHead(BaseDecodeHead):
     - prompt denoising: classes whose highest probability anywhere in the image stays below
       ``denoise_threshold`` are suppressed (their logits set to the minimum);
 
-    and PAMR (``pamr=dict(iterations=10, dilations=(8, 16))``, NACLIP's post-processing): the
+    PAMR (``pamr=dict(iterations=10, dilations=(8, 16))``, NACLIP's post-processing): the
     logits are resized to the input image (``inputs['images']``, the normalised batch or the
     slide crop that ``OpenVocabEncoderDecoder`` passes) and averaged over colour-alike
     neighbours (:class:`mmpat.models.utils.PAMR`); the head's output is then at image size.
     PAMR is linear, so the refined logits stay logits (mmseg's slide averaging and losses
-    apply unchanged) and their argmax does not depend on ``logit_scale``.
+    apply unchanged) and their argmax does not depend on ``logit_scale``;
+
+    and a background rule (``background_threshold``, our addition for VLMs that never saw the
+    word, as GroupViT's protocol decides background by a threshold): a leading 'background'
+    class of the vocabulary is not text-encoded (:meth:`text_classes`); a pixel is background
+    where the highest softmax probability over the other classes (after the refinements above)
+    is below the threshold. The output is then log-probabilities, background's channel
+    ``log(background_threshold)``.
 
     Other backbones (issue 19): under ``OpenVocabEncoderDecoder`` a backbone returning a tuple
     of maps (mmseg's ``MixVisionTransformer``, ``ResNetV1c``, ``CLIPPyramid(out_format='tuple')``)
@@ -50,6 +58,9 @@ class DenseCLIPHead(BaseDecodeHead):
         key_smoothing (bool): Enable key smoothing.
         key_smoothing_temperature (float): Temperature of the key affinity softmax.
         denoise_threshold (float, optional): Enable prompt denoising with this threshold.
+        background_threshold (float, optional): Enable the background rule with this
+            probability threshold in (0, 1); without a leading 'background' class in the
+            vocabulary it changes nothing.
         pamr (dict, optional): Enable PAMR with these ``PAMR`` arguments (``iterations``,
             ``dilations``); ``dict()`` takes the defaults (10, (8, 16)).
         learnable_scale (bool): Make ``logit_scale`` trainable (for fine-tuning).
@@ -69,6 +80,7 @@ class DenseCLIPHead(BaseDecodeHead):
         key_smoothing_temperature: float = 0.1,
         denoise_threshold: float | None = None,
         pamr: dict | None = None,
+        background_threshold: float | None = None,
         learnable_scale: bool = False,
         embed_dims: int | None = None,
         num_classes: int = 1,
@@ -94,8 +106,21 @@ class DenseCLIPHead(BaseDecodeHead):
         self.key_smoothing_temperature = key_smoothing_temperature
         self.denoise_threshold = denoise_threshold
         self.pamr = None if pamr is None else PAMR(**pamr)
+        if background_threshold is not None and not 0 < background_threshold < 1:
+            raise ValueError(
+                f'background_threshold must be a probability in (0, 1), got {background_threshold}'
+            )
+        self.background_threshold = background_threshold
         self.embed_dims = embed_dims
         self.proj = None if embed_dims is None else nn.Conv2d(self.in_channels, embed_dims, 1)
+
+    def text_classes(self, class_names) -> list:
+        """The entries the segmentor text-encodes: all, or with the background rule all but a
+        leading 'background'."""
+        names = list(class_names)
+        if self.background_threshold is not None and names and is_background(names[0]):
+            return names[1:]
+        return names
 
     def init_weights(self) -> None:
         """Initialise the projection (if any); keeps ``logit_scale`` as configured."""
@@ -158,7 +183,14 @@ class DenseCLIPHead(BaseDecodeHead):
             logits = self._denoise(logits)
         if self.pamr is not None:
             logits = self._refine(logits, inputs)
+        if self.background_threshold is not None and texts.shape[0] == self.num_classes - 1:
+            logits = self._add_background(logits)
         return logits
+
+    def _add_background(self, logits: Tensor) -> Tensor:
+        log_probs = logits.log_softmax(dim=1)
+        background = torch.full_like(log_probs[:, :1], math.log(self.background_threshold))
+        return torch.cat([background, log_probs], dim=1)
 
     def _refine(self, logits: Tensor, inputs: dict) -> Tensor:
         images = inputs.get('images')

@@ -66,3 +66,23 @@ def test_mismatched_embedding_sizes_are_explained():
     inputs['class_embeddings'] = torch.randn(4, 7)
     with pytest.raises(ValueError, match='different CLIPs'):
         DenseCLIPHead(num_classes=4)(inputs)
+
+
+def test_background_rule_labels_pixels_without_a_confident_class():
+    inputs = make_inputs(classes=3)  # the text-encoded classes: all but 'background'
+    threshold = 0.6
+    head = DenseCLIPHead(logit_scale=10.0, background_threshold=threshold, num_classes=4)
+    assert head.text_classes(['background', 'a', 'b', 'c']) == ['a', 'b', 'c']
+    assert head.text_classes(['a', 'background']) == ['a', 'background']  # only a leading one
+    out = head(inputs).detach()
+    assert out.shape == (2, 4, 5, 6)
+    logits = reference_logits(inputs['dense'].numpy(), inputs['class_embeddings'].numpy(), 10.0)
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    expected = np.where(probs.max(1) < threshold, 0, probs.argmax(1) + 1)
+    assert 0 < (expected == 0).mean() < 1  # the fixture has both kinds of pixels
+    np.testing.assert_array_equal(out.argmax(1).numpy(), expected)
+    # Without a leading background class (every class encoded) the rule is off.
+    plain = DenseCLIPHead(logit_scale=10.0, background_threshold=threshold, num_classes=3)
+    np.testing.assert_allclose(plain(inputs).detach().numpy(), logits, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match=r'background_threshold must be a probability'):
+        DenseCLIPHead(background_threshold=1.5)
