@@ -88,6 +88,9 @@ def _tiny_clip_tower(cfg: dict) -> None:
         scale = CLIP_TEST['depth'] / depth
         cfg['out_indices'] = tuple(math.ceil(i * scale) for i in cfg['out_indices'])
     cfg['preset'] = CLIP_TEST['preset']
+    # Dilation is for timm towers only (its parity is tested in test_clip_pyramid.py);
+    # ViT-test runs at its own stride.
+    cfg.pop('output_stride', None)
     if cfg['type'] == 'OpenCLIPTextEncoder':
         cfg['cache_dir'] = None  # no embedding cache written by tests
 
@@ -148,6 +151,8 @@ def shrink_clip_pyramid(cfg: dict) -> None:
     head = cfg['decode_head']
     if 'in_channels' in head:
         head['in_channels'] = 32
+    if 'embed_dims' in head:  # a text classifier head: ViT-test's text width
+        head['embed_dims'] = 32
     if 'channels' in head:
         head['channels'] = 16
     if head.get('num_classes') is not None:  # a closed-vocabulary head

@@ -55,7 +55,7 @@ PAT_CONFIGS = {
 }
 MVP_SEG_CONFIGS = {
     'mvp_seg': 'configs/mvp_seg/mvp-seg_clip-tiny_scenes.py',
-    'mvp_seg_plus': 'configs/mvp_seg/mvp-seg-plus_r18-d8_scenes.py',
+    'mvp_seg_plus': 'configs/mvp_seg/mvp-seg-plus_clip-tiny-d8_scenes.py',
 }
 KEYS = ('mIoU', 'mIoU_seen', 'mIoU_unseen', 'hIoU')
 
@@ -478,6 +478,7 @@ def run_mvp_seg(args: argparse.Namespace, data: Path, weights: Path, work_dir: P
     started = time.time()
     options = [
         *data_options(data),
+        f'model.backbone.pretrained={weights}',  # the student starts from the VLM's tower
         f'model.text_encoder.text_encoder.pretrained={weights}',
         f'model.text_encoder.checkpoint={teacher["checkpoint"]}',
         f'custom_hooks.1.teacher_config={config}',

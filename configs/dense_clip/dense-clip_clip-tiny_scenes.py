@@ -12,4 +12,7 @@ model = dict(
         output_stride=8,  # dilated: a 12 x 12 dense grid (mIoU 19.91 vs 17.87 at stride 32)
     ),
     text_encoder=dict(preset='timm-resnet-scenes-tiny', pretrained=clip_weights),
+    # The VLM's captions never say "background": a pixel is background where no class reaches
+    # probability 0.9 (chosen on 300 `train` images, sweep 0.3-0.99; val mIoU 36.62 vs 19.91).
+    decode_head=dict(background_threshold=0.9),
 )

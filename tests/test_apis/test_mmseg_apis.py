@@ -75,6 +75,7 @@ def _set_scenes_root(cfg: Config, root: str) -> None:
 def _tiny_clip(cfg: Config, out_indices: tuple) -> None:
     model = cfg.model
     model.backbone.update(preset='ViT-test', out_indices=out_indices)
+    model.backbone.pop('output_stride', None)  # dilation is for timm towers only
     model.text_encoder.update(preset='ViT-test', cache_dir=None)
     model.data_preprocessor.size = (64, 64)
     model.test_cfg = dict(mode='whole')

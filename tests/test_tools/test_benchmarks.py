@@ -87,12 +87,12 @@ def test_main_job_and_leaderboard_smoke(tmp_path):
     assert 'PAT baseline (no tokens)' in done.stdout and '\nPAT ' in done.stdout
     for key, config in (
         ('mvp_seg', 'mvp-seg_clip-tiny_scenes'),
-        ('mvp_seg_plus', 'mvp-seg-plus_r18-d8_scenes'),
+        ('mvp_seg_plus', 'mvp-seg-plus_clip-tiny-d8_scenes'),
     ):
         assert (tmp_path / 'pat' / config / 'iter_2.pth').is_file()
         assert set(summary[key]['metrics']) >= {'mIoU', 'mIoU_seen', 'mIoU_unseen', 'hIoU'}
     assert 'MVP-SEG+ (transductive)' in done.stdout
-    logs = list((tmp_path / 'pat' / 'mvp-seg-plus_r18-d8_scenes').glob('*/*.log'))
+    logs = list((tmp_path / 'pat' / 'mvp-seg-plus_clip-tiny-d8_scenes').glob('*/*.log'))
     assert any('switched to self-training' in log.read_text() for log in logs)
     assert Path(summary['pat']['tokens_figure']).stat().st_size > 0
     assert (work / 'overlay_val.png').stat().st_size > 0
@@ -121,7 +121,7 @@ def test_main_job_and_leaderboard_smoke(tmp_path):
         ('SCLIP', 'sclip_vit-scenes-tiny_scenes'),
         ('NACLIP', 'naclip-pamr_vit-scenes-tiny_scenes'),
         ('PAT', 'pat-baseline_clip-tiny_scenes'),
-        ('MVP-SEG', 'mvp-seg-plus_r18-d8_scenes'),
+        ('MVP-SEG', 'mvp-seg-plus_clip-tiny-d8_scenes'),
         ('GroupViT (generated scenes)', 'groupvit-tiny_scenes-captions_grounded-3k'),
         ('trivial: "background" everywhere', 'trivial'),
     ):  # named by the metafiles (projects/ too), one row per config in each table
